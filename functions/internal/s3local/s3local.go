@@ -34,6 +34,10 @@ type Options struct {
 	// objects in memory with versioning enabled on every bucket.
 	Dir     string
 	Buckets []string
+	// Notify, when set, receives the event S3 would send for each object created.
+	Notify Notifier
+	// Wrap, when set, wraps the S3 handler (for fault injection in local runs).
+	Wrap func(http.Handler) http.Handler
 }
 
 // Server is S3 on a loopback port.
@@ -53,7 +57,15 @@ func Start(ctx context.Context, opt Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("s3local: listen on loopback: %w", err)
 	}
-	s := &Server{URL: "http://" + ln.Addr().String(), srv: &http.Server{Handler: faker.Server()}}
+	s := &Server{URL: "http://" + ln.Addr().String()}
+	var handler http.Handler = faker.Server()
+	if opt.Notify != nil {
+		handler = &notifying{next: handler, server: s, notify: opt.Notify}
+	}
+	if opt.Wrap != nil {
+		handler = opt.Wrap(handler)
+	}
+	s.srv = &http.Server{Handler: handler}
 	go func() { _ = s.srv.Serve(ln) }()
 
 	client := s.Client()

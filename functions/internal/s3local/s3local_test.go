@@ -4,12 +4,15 @@ import (
 	"context"
 	"io"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/keyless-etl/s3-snowflake-loader/functions/internal/s3event"
 )
 
 func TestServerRoundTrip(t *testing.T) {
@@ -41,4 +44,38 @@ func TestServerRoundTrip(t *testing.T) {
 			assert.Equal(t, aws.ToString(put.ETag), aws.ToString(got.ETag))
 		})
 	}
+}
+
+func TestNotifications(t *testing.T) {
+	ctx := context.Background()
+	var got []s3event.Object
+	var mu sync.Mutex
+	srv, err := Start(ctx, Options{Buckets: []string{"data"}, Notify: func(o s3event.Object) {
+		mu.Lock()
+		defer mu.Unlock()
+		got = append(got, o)
+	}})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = srv.Close() })
+	c := srv.Client()
+
+	put, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("data"), Key: aws.String("incoming/a b+ü.json"), Body: strings.NewReader(`{"a":1}`)})
+	require.NoError(t, err)
+	_, err = c.CopyObject(ctx, &s3.CopyObjectInput{Bucket: aws.String("data"), Key: aws.String("quarantine/copy.json"), CopySource: aws.String("data/incoming/a%20b%2B%C3%BC.json")})
+	require.NoError(t, err)
+	_, err = c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("data"), Key: aws.String("incoming/a b+ü.json")})
+	require.NoError(t, err)
+
+	mu.Lock()
+	defer mu.Unlock()
+	require.Len(t, got, 2, "a read creates nothing")
+	assert.Equal(t, "incoming/a b+ü.json", got[0].Key)
+	assert.Equal(t, "ObjectCreated:Put", got[0].EventName)
+	assert.Equal(t, int64(7), got[0].Size)
+	assert.Equal(t, strings.Trim(aws.ToString(put.ETag), `"`), got[0].ETag)
+	assert.Equal(t, aws.ToString(put.VersionId), got[0].VersionID)
+	assert.Equal(t, "AWS:"+AccessKeyID, got[0].PrincipalID)
+	assert.Equal(t, "127.0.0.1", got[0].SourceIP)
+	assert.Equal(t, "ObjectCreated:Copy", got[1].EventName)
+	assert.Less(t, got[0].Sequencer, got[1].Sequencer)
 }
