@@ -1,0 +1,66 @@
+package gate
+
+import (
+	"fmt"
+	"time"
+)
+
+// Report is the JSON document written beside a quarantined file as
+// <quarantine key>.report.json: which file, which version, why, and where.
+type Report struct {
+	Bucket     string `json:"bucket"`
+	Key        string `json:"key"`
+	VersionID  string `json:"version_id,omitempty"`
+	ETag       string `json:"etag,omitempty"`
+	Size       int64  `json:"size"`
+	Rule       string `json:"rule"`
+	Message    string `json:"message"`
+	Records    int64  `json:"records"`
+	BadRecords int64  `json:"bad_records"`
+	// TotalErrors counts every finding, of which Errors holds the first MaxReported.
+	TotalErrors int64     `json:"total_errors"`
+	Errors      []Finding `json:"errors"`
+	CheckedAt   time.Time `json:"checked_at"`
+}
+
+// NewReport describes the gates' result for one object version.
+func NewReport(bucket, key, versionID, etag string, size int64, res Result, at time.Time) Report {
+	total := res.BadRecords
+	if !res.Accepted && res.Rule != RuleSchema {
+		total++ // the file-level finding that stopped reading
+	}
+	errs := res.Findings
+	if errs == nil {
+		errs = []Finding{}
+	}
+	return Report{
+		Bucket: bucket, Key: key, VersionID: versionID, ETag: etag, Size: size,
+		Rule:    res.Rule,
+		Message: summary(res),
+		Records: res.Records, BadRecords: res.BadRecords,
+		TotalErrors: total,
+		Errors:      errs,
+		CheckedAt:   at.UTC(),
+	}
+}
+
+// summary is the one sentence a person reads first.
+func summary(res Result) string {
+	var first string
+	if len(res.Findings) > 0 {
+		f := res.Findings[0]
+		first = f.Message
+		if f.Line > 0 {
+			first = fmt.Sprintf("line %d, byte %d, record %d: %s", f.Line, f.Offset, f.Record, f.Message)
+		}
+	}
+	switch {
+	case res.Accepted && res.BadRecords == 0:
+		return fmt.Sprintf("accepted: %d records", res.Records)
+	case res.Accepted:
+		return fmt.Sprintf("accepted: %d records, %d failing the schema are skipped; first: %s", res.Records, res.BadRecords, first)
+	case res.Rule == RuleSchema:
+		return fmt.Sprintf("rejected: %d of %d records fail the schema; first: %s", res.BadRecords, res.Records, first)
+	}
+	return fmt.Sprintf("rejected by the %s gate: %s", res.Rule, first)
+}

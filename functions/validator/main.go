@@ -1,0 +1,39 @@
+// Command validator is the validator Lambda: SQS notifications in, gated files and started
+// load executions out. It only wires configuration and clients; the handler lives in
+// functions/internal/validator.
+package main
+
+import (
+	"context"
+	"log/slog"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/config"
+
+	"github.com/keyless-etl/s3-snowflake-loader/functions/internal/validator"
+)
+
+func main() {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(os.Getenv("LOG_LEVEL")))
+	logger := slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: level}))
+
+	ctx := context.Background()
+	settings, err := validator.LoadSettings(os.Getenv)
+	if err != nil {
+		logger.Error("validator cannot start", "error", err.Error())
+		os.Exit(1)
+	}
+	awsCfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		logger.Error("validator cannot load its AWS configuration", "error", err.Error())
+		os.Exit(1)
+	}
+	h, err := validator.Build(ctx, settings, awsCfg, logger)
+	if err != nil {
+		logger.Error("validator cannot start", "error", err.Error())
+		os.Exit(1)
+	}
+	lambda.Start(h.Handle)
+}
