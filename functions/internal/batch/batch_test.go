@@ -70,12 +70,6 @@ func TestExecutionName(t *testing.T) {
 	assert.LessOrEqual(t, len(ExecutionName("DB.SCHEMA.A_VERY_LONG_TABLE_NAME_THAT_GOES_ON", fs)), 80)
 }
 
-func TestDedupe(t *testing.T) {
-	fs := files(2, 10)
-	got := Dedupe(append(fs, fs[0], fs[1], fs[0]))
-	assert.Equal(t, fs, got)
-}
-
 func TestInputValidate(t *testing.T) {
 	ok := Input{Version: Version, Table: "RAW_DATA", Name: "n", Files: files(1, 1), DeadLetter: json.RawMessage(`{}`)}
 	require.NoError(t, ok.Validate())

@@ -61,21 +61,6 @@ func memberKey(f File) string {
 	return strings.Join([]string{f.Bucket, f.Key, f.VersionID, f.ETag}, "\x00")
 }
 
-// Dedupe drops repeated deliveries of the same object version, keeping the first.
-func Dedupe(files []File) []File {
-	seen := make(map[string]bool, len(files))
-	out := files[:0:0]
-	for _, f := range files {
-		k := memberKey(f)
-		if seen[k] {
-			continue
-		}
-		seen[k] = true
-		out = append(out, f)
-	}
-	return out
-}
-
 var unsafeName = regexp.MustCompile(`[^A-Za-z0-9_-]`)
 
 // ExecutionName derives the Step Functions execution name from the table and the members
