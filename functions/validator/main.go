@@ -5,19 +5,21 @@ package main
 
 import (
 	"context"
-	"log/slog"
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/config"
 
+	"github.com/keyless-etl/s3-snowflake-loader/functions/internal/obs"
 	"github.com/keyless-etl/s3-snowflake-loader/functions/internal/validator"
 )
 
 func main() {
-	var level slog.Level
-	_ = level.UnmarshalText([]byte(os.Getenv("LOG_LEVEL")))
-	logger := slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: level}))
+	level, levelErr := obs.ParseLevel(os.Getenv("LOG_LEVEL"))
+	logger := obs.NewLogger(os.Stdout, level)
+	if levelErr != nil {
+		logger.Warn("LOG_LEVEL is not understood; logging at INFO", "error", levelErr.Error())
+	}
 
 	ctx := context.Background()
 	settings, err := validator.LoadSettings(os.Getenv)

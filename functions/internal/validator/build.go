@@ -15,12 +15,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/keyless-etl/s3-snowflake-loader/functions/internal/gate"
+	"github.com/keyless-etl/s3-snowflake-loader/functions/internal/obs"
 )
 
 // Build makes the handler the Lambda runs from its settings and an AWS configuration. The
 // Lambda's main and the local runner both call it, so both run the same handler, wired the
 // same way.
 func Build(ctx context.Context, s Settings, awsCfg aws.Config, logger *slog.Logger) (*Handler, error) {
+	obs.InstrumentAWS(&awsCfg)
 	s3c := s3.NewFromConfig(awsCfg)
 	schema, err := loadSchema(ctx, s3c, s.SchemaURI)
 	if err != nil {
@@ -40,14 +42,16 @@ func Build(ctx context.Context, s Settings, awsCfg aws.Config, logger *slog.Logg
 		return nil, err
 	}
 	return &Handler{
-		Config: s.Validator,
-		S3:     s3c,
-		SFN:    sfn.NewFromConfig(awsCfg),
-		DLQ:    sqs.NewFromConfig(awsCfg),
-		Gate:   g,
-		Router: s.Router,
-		Logger: logger,
-		Now:    time.Now,
+		Config:     s.Validator,
+		S3:         s3c,
+		SFN:        sfn.NewFromConfig(awsCfg),
+		DLQ:        sqs.NewFromConfig(awsCfg),
+		Gate:       g,
+		Router:     s.Router,
+		Logger:     logger,
+		Now:        time.Now,
+		Metrics:    obs.NewMetrics("validator", s.Stage),
+		MetricsOut: os.Stdout,
 	}, nil
 }
 

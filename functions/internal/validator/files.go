@@ -18,6 +18,7 @@ import (
 	"github.com/keyless-etl/s3-snowflake-loader/functions/internal/awserr"
 	"github.com/keyless-etl/s3-snowflake-loader/functions/internal/batch"
 	"github.com/keyless-etl/s3-snowflake-loader/functions/internal/gate"
+	"github.com/keyless-etl/s3-snowflake-loader/functions/internal/obs"
 	"github.com/keyless-etl/s3-snowflake-loader/functions/internal/route"
 	"github.com/keyless-etl/s3-snowflake-loader/functions/internal/s3event"
 )
@@ -62,6 +63,7 @@ func (h *Handler) checkFile(ctx context.Context, messageID string, obj s3event.O
 	etag := strings.Trim(aws.ToString(got.ETag), `"`)
 	if obj.VersionID == "" && obj.ETag != "" && etag != "" && etag != strings.Trim(obj.ETag, `"`) {
 		log.InfoContext(ctx, "object was overwritten since this notification; its newer notification loads it", "outcome", "skipped")
+		h.count(obs.FilesSkipped, 1)
 		return outcome{kind: outcomeSkipped}
 	}
 	size := aws.ToInt64(got.ContentLength)
@@ -88,10 +90,13 @@ func (h *Handler) checkFile(ctx context.Context, messageID string, obj s3event.O
 			log.ErrorContext(ctx, "could not quarantine the rejected file; SQS will deliver the message again", "rule", res.Rule, "error", err.Error())
 			return outcome{kind: outcomeRetry}
 		}
+		h.count(obs.FilesRejected, 1)
 		log.WarnContext(ctx, "file rejected", "outcome", "rejected", "rule", res.Rule, "records", res.Records,
 			"bad_records", res.BadRecords, "quarantine_key", h.quarantineKey(obj.Key))
 		return outcome{kind: outcomeRejected}
 	}
+	h.count(obs.FilesAccepted, 1)
+	h.count(obs.BytesAccepted, float64(size))
 	log.InfoContext(ctx, "file accepted", "outcome", "accepted", "table", table, "records", res.Records,
 		"bad_records", res.BadRecords, "format", string(res.Format))
 	return outcome{kind: outcomeAccepted, file: file, table: table}
@@ -99,12 +104,14 @@ func (h *Handler) checkFile(ctx context.Context, messageID string, obj s3event.O
 
 // readFailed decides what a failed read means for the message.
 func (h *Handler) readFailed(ctx context.Context, log *slog.Logger, err error) outcome {
-	switch awserr.Classify(err) {
-	case awserr.NotFound:
+	switch class := awserr.Classify(err); class {
+	case awserr.NotFound, awserr.Precondition:
+		h.count(obs.FilesSkipped, 1)
+		if class == awserr.Precondition {
+			log.InfoContext(ctx, "object was overwritten since this notification; its newer notification loads it", "outcome", "skipped")
+			return outcome{kind: outcomeSkipped}
+		}
 		log.InfoContext(ctx, "object no longer exists; nothing to load", "outcome", "skipped", "error", err.Error())
-		return outcome{kind: outcomeSkipped}
-	case awserr.Precondition:
-		log.InfoContext(ctx, "object was overwritten since this notification; its newer notification loads it", "outcome", "skipped")
 		return outcome{kind: outcomeSkipped}
 	case awserr.Transient:
 		log.WarnContext(ctx, "could not read the object for now; SQS will deliver the message again", "outcome", "retry", "error", err.Error())

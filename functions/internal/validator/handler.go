@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"strings"
 	"sync"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/keyless-etl/s3-snowflake-loader/functions/internal/batch"
 	"github.com/keyless-etl/s3-snowflake-loader/functions/internal/gate"
+	"github.com/keyless-etl/s3-snowflake-loader/functions/internal/obs"
 	"github.com/keyless-etl/s3-snowflake-loader/functions/internal/route"
 	"github.com/keyless-etl/s3-snowflake-loader/functions/internal/s3event"
 )
@@ -100,6 +102,16 @@ type Handler struct {
 	Router *route.Router
 	Logger *slog.Logger
 	Now    func() time.Time
+	// Metrics, when set, counts each invocation's outcomes; they are written to MetricsOut as
+	// one CloudWatch embedded-metric line at the end of the invocation.
+	Metrics    *obs.Metrics
+	MetricsOut io.Writer
+}
+
+func (h *Handler) count(m obs.Metric, v float64) {
+	if h.Metrics != nil {
+		h.Metrics.Add(m, v)
+	}
 }
 
 // message is the state of one SQS message through an invocation.
@@ -127,6 +139,11 @@ func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 
 	h.gateAll(ctx, jobs)
 	h.startBatches(ctx, msgs)
+	if h.Metrics != nil && h.MetricsOut != nil {
+		if err := h.Metrics.Flush(h.MetricsOut); err != nil {
+			h.Logger.WarnContext(ctx, "could not write metrics", "error", err.Error())
+		}
+	}
 
 	var resp events.SQSEventResponse
 	for _, m := range msgs {
@@ -218,7 +235,12 @@ func (h *Handler) gateAll(ctx context.Context, jobs []job) {
 		go func(j job) {
 			defer wg.Done()
 			defer func() { <-sem }()
-			out := h.checkFile(workCtx, j.msg.record.MessageId, j.obj)
+			var out outcome
+			_ = obs.Trace(workCtx, "gate", func(ctx context.Context) error {
+				obs.Annotate(ctx, obs.KeyS3Key, j.obj.Key)
+				out = h.checkFile(ctx, j.msg.record.MessageId, j.obj)
+				return nil
+			})
 			mu.Lock()
 			defer mu.Unlock()
 			switch out.kind {

@@ -21,6 +21,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/keyless-etl/s3-snowflake-loader/functions/internal/gate"
+	"github.com/keyless-etl/s3-snowflake-loader/functions/internal/obs"
 	"github.com/keyless-etl/s3-snowflake-loader/functions/internal/s3event"
 	"github.com/keyless-etl/s3-snowflake-loader/functions/internal/sfnlocal"
 )
@@ -305,4 +306,21 @@ func TestNoNewWorkWhenTimeRunsShort(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, []string{"late"}, failedIDs(resp))
 	assert.Empty(t, st.sfn.Executions())
+}
+
+func TestMetricsLineCountsOutcomes(t *testing.T) {
+	st := newStack(t)
+	var out bytes.Buffer
+	st.handler.Metrics, st.handler.MetricsOut = obs.NewMetrics("validator", "test"), &out
+	good := st.putFile("valid/events-2026-11-01.ndjson")
+	bad := st.putFile("invalid/latin1.ndjson")
+	st.handle(notification(t, "good", good), notification(t, "bad", bad))
+
+	var line map[string]any
+	require.NoError(t, json.Unmarshal(out.Bytes(), &line), out.String())
+	assert.Equal(t, 1.0, line["FilesAccepted"])
+	assert.Equal(t, 1.0, line["FilesRejected"])
+	assert.Equal(t, 1.0, line["BatchesStarted"])
+	assert.Equal(t, float64(good.Size), line["BytesAccepted"])
+	assert.Equal(t, 1.0, line["ColdStart"])
 }

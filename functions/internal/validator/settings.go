@@ -17,6 +17,8 @@ type Settings struct {
 	Gate      gate.Config
 	Router    *route.Router
 	SchemaURI string
+	// Stage names the deployment in metric dimensions.
+	Stage string
 }
 
 // LoadSettings reads the environment through getenv and reports every missing or malformed
@@ -55,6 +57,7 @@ func LoadSettings(getenv func(string) string) (Settings, error) {
 	str("QUARANTINE_PREFIX", &s.Validator.QuarantinePrefix)
 	str("DEAD_LETTER_QUEUE_URL", &s.Validator.DeadLetterQueueURL)
 	str("SCHEMA_URI", &s.SchemaURI)
+	str("STAGE", &s.Stage)
 	i64("MAX_FILE_BYTES", &s.Gate.MaxFileBytes)
 	i64("MAX_DECOMPRESSED_BYTES", &s.Gate.MaxDecompressedBytes)
 	i64("MAX_BAD_RECORDS", &s.Gate.MaxBadRecords)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/keyless-etl/s3-snowflake-loader/functions/internal/awserr"
 	"github.com/keyless-etl/s3-snowflake-loader/functions/internal/batch"
+	"github.com/keyless-etl/s3-snowflake-loader/functions/internal/obs"
 	"github.com/keyless-etl/s3-snowflake-loader/functions/internal/s3event"
 )
 
@@ -141,6 +142,7 @@ func (h *Handler) start(ctx context.Context, in batch.Input) error {
 			Input:           aws.String(string(body)),
 		})
 		if err == nil {
+			h.count(obs.BatchesStarted, 1)
 			log.InfoContext(ctx, "load started", "execution", in.Name, "execution_arn", aws.ToString(out.ExecutionArn), "outcome", "started")
 			return nil
 		}
