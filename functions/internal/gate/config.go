@@ -12,7 +12,9 @@ import (
 )
 
 // Rules name why a file was rejected; they appear in reports and metrics. The file-level
-// rules are the records package's, plus the size cap, the schema and routing.
+// rules are the records package's, plus the size cap and routing. The record rules, schema
+// and duplicate_key, judge one record at a time; a file breaks them when more records fail
+// them than MaxBadRecords allows.
 const (
 	RuleSuffix           = records.RuleSuffix
 	RuleSize             = "size" // larger than MaxFileBytes as stored
@@ -24,9 +26,16 @@ const (
 	RuleJSON             = records.RuleJSON
 	RuleFormat           = records.RuleFormat
 	RuleRecordSize       = records.RuleRecordSize
-	RuleSchema           = "schema" // more records fail the schema than MaxBadRecords allows
-	RuleRoute            = "route"  // records name different values of RouteField
+	RuleSchema           = "schema"        // a record fails the JSON Schema
+	RuleDuplicateKey     = "duplicate_key" // a record holds an object with the same key twice, which Snowflake refuses
+	RuleRoute            = "route"         // records name different values of RouteField
 )
+
+// isRecordRule reports whether rule judges single records, whose failures MaxBadRecords
+// may tolerate, rather than the file.
+func isRecordRule(rule string) bool {
+	return rule == RuleSchema || rule == RuleDuplicateKey
+}
 
 // Config sets the gates' limits.
 type Config struct {
@@ -39,10 +48,12 @@ type Config struct {
 	// 5 to 20 times; even very repetitive ones rarely pass 50. A gzip bomb is built for
 	// ratios around 1000, so 100 stops bombs within a few megabytes and rejects no real data.
 	MaxRatio float64
-	// MaxBadRecords is how many records may fail the schema: 0 rejects a file on its first
-	// invalid record; N > 0 loads a file with up to N invalid records, skipping them and
-	// listing them in Result.Skip. Only schema failures are skippable: a syntax, encoding or
-	// layout error leaves no trustworthy way to tell where records begin.
+	// MaxBadRecords is how many records may break a record rule (fail the schema or hold a
+	// duplicate key): 0 rejects a file on its first invalid record; N > 0 loads a file with
+	// up to N invalid records, skipping them and listing them in Result.Skip. Only record
+	// rules are skippable: a syntax, encoding or layout error leaves no trustworthy way to
+	// tell where records begin, while a record with a duplicate key is well-formed JSON that
+	// the loader reads past like any other.
 	MaxBadRecords int64
 	// MaxReported is how many findings a Result and a report carry.
 	MaxReported int

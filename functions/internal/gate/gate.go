@@ -25,17 +25,21 @@ type Finding struct {
 // Result is the gates' verdict on one file. A rejected file is an outcome, not an error.
 type Result struct {
 	Accepted bool
-	// Rule is the rule that rejected the file, "" when it was accepted.
+	// Rule is the rule that rejected the file, "" when it was accepted. A file rejected for
+	// too many invalid records is rejected by the rule its first invalid record broke.
 	Rule   string
 	Format records.Format
 	// Records counts the records read, invalid ones included. For a rejected file it stops
 	// where reading stopped.
-	Records    int64
-	BadRecords int64
+	Records int64
+	// BadRecords counts the records that broke a record rule, DuplicateKeyRecords those of
+	// them that hold a duplicate key; the others fail the schema.
+	BadRecords          int64
+	DuplicateKeyRecords int64
 	// Bytes is the number of decompressed bytes read.
 	Bytes int64
-	// Skip lists the records that failed the schema in a file accepted under MaxBadRecords;
-	// the loader leaves them out.
+	// Skip lists the records that broke a record rule in a file accepted under
+	// MaxBadRecords; the loader leaves them out, so Snowflake never parses them.
 	Skip []int64
 	// Findings holds the first MaxReported findings. When a file-level rule rejected the
 	// file, its finding comes first.
@@ -136,8 +140,9 @@ type checker struct {
 	sc       scanner
 	ev       *evaluator
 	res      Result
-	findings []Finding // schema findings, at most MaxReported
+	findings []Finding // record findings, at most MaxReported
 	fatal    *Finding  // the finding that stops reading
+	badRule  string    // the record rule the first invalid record broke
 	routeSet bool
 	routeRec int64
 }
@@ -160,6 +165,16 @@ func (c *checker) record(rec records.Record) {
 		c.fatal = &Finding{Rule: RuleJSON, Record: rec.Number, Line: line, Offset: off, Message: c.sc.errMsg}
 		return
 	}
+	if c.sc.dupAt >= 0 {
+		// Decoding would keep one of the values and the schema would judge that; Snowflake
+		// refuses the record whatever the schema says.
+		if len(c.findings) < c.g.cfg.MaxReported {
+			c.findings = append(c.findings, duplicateFinding(rec, &c.sc))
+		}
+		c.res.DuplicateKeyRecords++
+		c.bad(rec, RuleDuplicateKey)
+		return
+	}
 	v := unknown
 	if c.ev != nil {
 		v = c.ev.record(rec.Raw, &c.sc)
@@ -180,13 +195,22 @@ func (c *checker) record(rec records.Record) {
 		}
 	}
 	if v == invalid {
-		c.res.BadRecords++
-		if c.res.BadRecords <= c.g.cfg.MaxBadRecords {
-			c.res.Skip = append(c.res.Skip, rec.Number)
-		}
+		c.bad(rec, RuleSchema)
 		return
 	}
 	c.route(rec, decoded)
+}
+
+// bad counts a record that broke rule, and lists it for the loader to skip while the file
+// stays within MaxBadRecords.
+func (c *checker) bad(rec records.Record, rule string) {
+	if c.res.BadRecords == 0 {
+		c.badRule = rule
+	}
+	c.res.BadRecords++
+	if c.res.BadRecords <= c.g.cfg.MaxBadRecords {
+		c.res.Skip = append(c.res.Skip, rec.Number)
+	}
 }
 
 // route checks that every loaded record names the same RouteField value.
@@ -301,7 +325,7 @@ func (c *checker) result() Result {
 		res.Rule = c.fatal.Rule
 		res.Skip = nil
 	case res.BadRecords > c.g.cfg.MaxBadRecords:
-		res.Rule = RuleSchema
+		res.Rule = c.badRule
 		res.Skip = nil
 	default:
 		res.Accepted = true

@@ -26,7 +26,7 @@ type Report struct {
 // NewReport describes the gates' result for one object version.
 func NewReport(bucket, key, versionID, etag string, size int64, res Result, at time.Time) Report {
 	total := res.BadRecords
-	if !res.Accepted && res.Rule != RuleSchema {
+	if !res.Accepted && !isRecordRule(res.Rule) {
 		total++ // the file-level finding that stopped reading
 	}
 	errs := res.Findings
@@ -58,9 +58,31 @@ func summary(res Result) string {
 	case res.Accepted && res.BadRecords == 0:
 		return fmt.Sprintf("accepted: %d records", res.Records)
 	case res.Accepted:
-		return fmt.Sprintf("accepted: %d records, %d failing the schema are skipped; first: %s", res.Records, res.BadRecords, first)
-	case res.Rule == RuleSchema:
-		return fmt.Sprintf("rejected: %d of %d records fail the schema; first: %s", res.BadRecords, res.Records, first)
+		return fmt.Sprintf("accepted: %d records, %d %s are skipped; first: %s", res.Records, res.BadRecords, invalidRecords(res, false), first)
+	case isRecordRule(res.Rule):
+		return fmt.Sprintf("rejected: %d of %d records %s; first: %s", res.BadRecords, res.Records, invalidRecords(res, true), first)
 	}
 	return fmt.Sprintf("rejected by the %s gate: %s", res.Rule, first)
+}
+
+// invalidRecords says what the invalid records of res break, as a verb phrase ("fail the
+// schema") or, for the list of skipped records, as an attribute ("failing the schema").
+func invalidRecords(res Result, verb bool) string {
+	dup := res.DuplicateKeyRecords
+	schema := res.BadRecords - dup
+	switch {
+	case dup == 0 && verb:
+		return "fail the schema"
+	case dup == 0:
+		return "failing the schema"
+	case schema == 0 && verb:
+		return "have duplicate keys"
+	case schema == 0:
+		return "with duplicate keys"
+	}
+	both := fmt.Sprintf("invalid (%d failing the schema, %d with duplicate keys)", schema, dup)
+	if verb {
+		return "are " + both
+	}
+	return both
 }

@@ -17,9 +17,10 @@ type member struct {
 }
 
 // scanner checks the JSON syntax of one record and, in the same pass, notes the record's
-// top-level members for the schema plan. It is hand-written for the same reason as the
-// record splitter: it allocates nothing per record, and it folds two passes (syntax, then
-// finding the fields) into one. Records arrive already checked for UTF-8.
+// top-level members for the schema plan and looks for duplicate keys. It is hand-written for
+// the same reason as the record splitter: it allocates nothing per record once its scratch
+// space has grown, and it folds three passes (syntax, finding the fields, comparing keys)
+// into one. Records arrive already checked for UTF-8.
 type scanner struct {
 	data   []byte
 	top    []member
@@ -28,6 +29,11 @@ type scanner struct {
 	depth  int
 	errPos int
 	errMsg string
+
+	keys     []keyRef // the keys of the objects the scan is inside, outermost first
+	unesc    []byte   // the text of escaped keys
+	dupAt    int      // where the earliest duplicate key's opening quote is, or -1
+	dupFirst int      // where the key it repeats is
 }
 
 // strPlain marks the bytes a string can hold without a closer look: everything but the
@@ -40,9 +46,11 @@ var strPlain = func() (t [256]bool) {
 }()
 
 // scan reports whether data is exactly one JSON object, with optional whitespace around it.
-// On failure errPos and errMsg say where and why.
+// On failure errPos and errMsg say where and why. A syntactically valid record may still
+// hold a duplicate key: then dupAt is not -1.
 func (s *scanner) scan(data []byte) bool {
 	s.data, s.top, s.depth = data, s.top[:0], 0
+	s.keys, s.unesc, s.dupAt, s.dupFirst = s.keys[:0], s.unesc[:0], -1, -1
 	i := skipSpace(data, 0)
 	if i >= len(data) || data[i] != '{' {
 		s.fail(i, "looking for the beginning of an object")
@@ -214,6 +222,7 @@ func (s *scanner) object(i int, top bool) int {
 		s.depth--
 		return i + 1
 	}
+	base := len(s.keys)
 	for {
 		if i >= len(d) || d[i] != '"' {
 			return s.fail(i, "looking for the beginning of an object key")
@@ -222,6 +231,7 @@ func (s *scanner) object(i int, top bool) int {
 		if kEnd < 0 {
 			return -1
 		}
+		s.noteKey(i, kEnd, esc, base)
 		kStart := i + 1
 		i = skipSpace(d, kEnd)
 		if i >= len(d) || d[i] != ':' {
@@ -244,6 +254,7 @@ func (s *scanner) object(i int, top bool) int {
 			i = skipSpace(d, i+1)
 		case '}':
 			s.depth--
+			s.closeObject(base)
 			return i + 1
 		default:
 			return s.fail(i, "after an object value")
