@@ -148,6 +148,7 @@ func TestRejectedFilesGoToQuarantineWithAReport(t *testing.T) {
 		{"invalid/array-of-numbers.json", "format"},
 		{"invalid/events.csv", "suffix"},
 		{"invalid/broken.ndjson.gz", "gzip"},
+		{"invalid/duplicate-key.ndjson", "duplicate_key"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.file, func(t *testing.T) {
