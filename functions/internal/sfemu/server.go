@@ -1,0 +1,211 @@
+// Package sfemu emulates Snowflake's REST protocol on loopback over an embedded DuckDB, for tests and local runs; Lambda builds never link it.
+package sfemu
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/duckdb/duckdb-go/v2"
+)
+
+// Identity is a set of local AWS credentials whose SigV4 signatures the emulator verifies,
+// and the caller identity STS would report for them.
+type Identity struct {
+	AccessKeyID, SecretAccessKey string
+	// ARN the credentials stand for, e.g.
+	// arn:aws:sts::123456789012:assumed-role/loader-role/loader-session.
+	ARN string
+}
+
+// Config says where the data lives and whom the emulator lets in.
+type Config struct {
+	// Path is the DuckDB file; "" keeps everything in memory. The file persists between runs.
+	Path string
+	// Account is the expected ACCOUNT_NAME (compared case-insensitively); "" accepts any.
+	Account string
+	// Identities are the credentials whose signed STS requests the emulator accepts.
+	Identities []Identity
+	// Logger receives one record per login and statement; nil discards them.
+	Logger *slog.Logger
+	// Clock is the time signatures are checked against; nil is time.Now.
+	Clock func() time.Time
+}
+
+// Server is a Snowflake account on a loopback port.
+//
+// It serves the REST calls gosnowflake makes (login, query, token renewal, heartbeat,
+// logout, telemetry) and accepts only WORKLOAD_IDENTITY logins with an AWS attestation it
+// can verify. Statements are translated to DuckDB (package snowsql). The account maps onto
+// one DuckDB database: Snowflake schema DB.SCHEMA is DuckDB schema "DB__SCHEMA", dynamic
+// tables are views (always fresh), and users, roles, grants and warehouses are rows in
+// schema _sfemu. Each session has its own DuckDB connection.
+//
+// Where Snowflake and DuckDB differ, the emulator takes Snowflake's side where it can: DDL
+// commits an open transaction; PRIMARY KEY and UNIQUE are not enforced; a string stored
+// into a VARIANT stays a string; writers wait for each other instead of failing with a
+// conflict. Known differences: TIMESTAMP_TZ values keep their instant but not their offset
+// (they come back in UTC); a failed statement inside a transaction aborts the transaction
+// (Snowflake keeps it open); privileges granted on objects are recorded, not enforced.
+type Server struct {
+	cfg  Config
+	log  *slog.Logger
+	now  func() time.Time
+	db   *sql.DB
+	ln   net.Listener
+	http *http.Server
+	host string
+	port int
+
+	// writeLock is held by the session writing, or by the one with an open transaction.
+	// Snowflake makes a second writer wait for the first one's locks; DuckDB would instead
+	// fail one of them with a conflict, so the emulator serialises writers itself.
+	writeLock chan struct{}
+
+	mu       sync.Mutex
+	sessions map[string]*session // by session token
+	masters  map[string]*session // by master token
+	nextID   int64
+	faults   []Fault
+	stats    Stats
+	answers  map[string][]byte // query answers by requestId, for retried requests
+	answerQ  []string
+	closed   bool
+}
+
+// Start opens the database and serves Snowflake's REST API on 127.0.0.1 over plain http.
+// ctx bounds start-up only; Close stops the server.
+func Start(ctx context.Context, cfg Config) (*Server, error) {
+	s := &Server{
+		cfg:       cfg,
+		log:       cfg.Logger,
+		now:       cfg.Clock,
+		writeLock: make(chan struct{}, 1),
+		sessions:  map[string]*session{},
+		masters:   map[string]*session{},
+		nextID:    time.Now().UnixNano() / 1e6 % 1e9 * 1000,
+		answers:   map[string][]byte{},
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	connector, err := duckdb.NewConnector(cfg.Path, func(execer driver.ExecerContext) error {
+		// Snowflake sessions here run in UTC (the TIMEZONE login parameter says so), and
+		// DuckDB converts TIMESTAMPTZ to dates in its session time zone.
+		_, err := execer.ExecContext(context.Background(), "SET TimeZone = 'UTC'", nil)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sfemu: open DuckDB %q: %w", cfg.Path, err)
+	}
+	s.db = sql.OpenDB(connector)
+	if err := s.initCatalog(ctx); err != nil {
+		_ = s.db.Close()
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		_ = s.db.Close()
+		return nil, fmt.Errorf("sfemu: listen on loopback: %w", err)
+	}
+	s.ln = ln
+	addr := ln.Addr().(*net.TCPAddr)
+	s.host, s.port = "127.0.0.1", addr.Port
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /session/v1/login-request", s.handleLogin)
+	mux.HandleFunc("POST /session/token-request", s.handleRenew)
+	mux.HandleFunc("POST /session/heartbeat", s.handleHeartbeat)
+	mux.HandleFunc("POST /session", s.handleSession)
+	mux.HandleFunc("POST /queries/v1/query-request", s.handleQuery)
+	mux.HandleFunc("POST /telemetry/send", s.handleTelemetry)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusNotFound, map[string]any{"success": false, "code": "390400", "message": "Unknown endpoint " + r.Method + " " + r.URL.Path, "data": nil})
+	})
+	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = s.http.Serve(ln) }()
+	s.log.Info("snowflake emulator listening", "url", s.URL(), "path", cfg.Path)
+	return s, nil
+}
+
+// Host is the address clients connect to.
+func (s *Server) Host() string { return s.host }
+
+// Port is the port clients connect to.
+func (s *Server) Port() int { return s.port }
+
+// URL is the base URL of the REST API.
+func (s *Server) URL() string { return "http://" + net.JoinHostPort(s.host, strconv.Itoa(s.port)) }
+
+// Close stops serving, ends every session (rolling back open transactions) and closes the
+// database, so the same Path can be opened again.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	var all []*session
+	for _, sess := range s.sessions {
+		all = append(all, sess)
+	}
+	s.sessions, s.masters = map[string]*session{}, map[string]*session{}
+	s.mu.Unlock()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err := s.http.Shutdown(ctx)
+	for _, sess := range all {
+		s.endSession(sess)
+	}
+	return errors.Join(err, s.db.Close())
+}
+
+func writeJSON(w http.ResponseWriter, status int, body any) {
+	b, err := json.Marshal(body)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	writeRaw(w, status, b)
+}
+
+func writeRaw(w http.ResponseWriter, status int, b []byte) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}
+
+// failure is Snowflake's answer to a refused request: HTTP 200 with success false.
+func failure(code, message string, data any) map[string]any {
+	return map[string]any{"data": data, "code": code, "message": message, "success": false, "headers": nil}
+}
+
+// sessionToken reads the token of an Authorization: Snowflake Token="..." header.
+func sessionToken(r *http.Request) string {
+	h := r.Header.Get("Authorization")
+	const prefix = `Snowflake Token="`
+	if !strings.HasPrefix(h, prefix) || !strings.HasSuffix(h, `"`) {
+		return ""
+	}
+	return h[len(prefix) : len(h)-1]
+}
+
+func (s *Server) handleTelemetry(w http.ResponseWriter, r *http.Request) {
+	_, _ = io.Copy(io.Discard, r.Body)
+	writeJSON(w, http.StatusOK, map[string]any{"code": nil, "data": "Log Received", "message": nil, "success": true})
+}
