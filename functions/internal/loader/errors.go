@@ -1,0 +1,118 @@
+package loader
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/aws/aws-lambda-go/lambda/messages"
+
+	"github.com/keyless-etl/s3-snowflake-loader/functions/internal/snowflake"
+)
+
+// Error names of the S3 and data side. With the Snowflake ones (snowflake.NameTransient,
+// NameAuth, NameSQL) they are the loader's whole error vocabulary; the state machine retries
+// the Transient ones and sends the batch to the dead-letter queue on any other.
+const (
+	NameS3Transient = "S3.Transient"
+	NameS3Changed   = "S3.Changed"
+	NameS3NotFound  = "S3.NotFound"
+	NameDataInvalid = "Data.Invalid"
+)
+
+// FileError is a failure tied to one file of the batch.
+type FileError struct {
+	Name      string
+	Bucket    string
+	Key       string
+	VersionID string
+	// Rule and Line locate a content problem (Data.Invalid); zero otherwise.
+	Rule string
+	Line int64
+	Err  error
+}
+
+// Error names the object; a content error's own text gives the line, record and rule.
+func (e *FileError) Error() string { return fmt.Sprintf("%s: %v", e.object(), e.Err) }
+
+func (e *FileError) Unwrap() error { return e.Err }
+
+func (e *FileError) object() string {
+	s := fmt.Sprintf("s3://%s/%s", e.Bucket, e.Key)
+	if e.VersionID != "" {
+		s += " (version " + e.VersionID + ")"
+	}
+	return s
+}
+
+// advice tells the person reading the dead-letter queue or the logs what to do about each name.
+var advice = map[string]string{
+	NameS3Transient:         "S3 did not answer; the state machine retries the batch.",
+	NameS3Changed:           "the object was overwritten after it was validated; the new version arrives with its own notification, so this message can be dropped.",
+	NameS3NotFound:          "the object version is gone or the loader's role may not read it; restore it (or grant s3:GetObject and s3:GetObjectVersion) and redrive the message, or drop it.",
+	NameDataInvalid:         "the file does not hold what the validator accepted; fix the file and upload it again (a new version is loaded on its own).",
+	snowflake.NameTransient: "Snowflake was unavailable or busy; the state machine retries the batch.",
+	snowflake.NameAuth:      "Snowflake refused the Lambda's identity; run the statements in the loader's log line (create_user, grant_role), then redrive the message.",
+	snowflake.NameSQL:       "a Snowflake statement failed; check that sql/setup.sql ran and the loader's role has its grants, then redrive the message.",
+}
+
+// nameOf returns the documented name of err.
+func nameOf(err error) string {
+	var fe *FileError
+	if errors.As(err, &fe) {
+		return fe.Name
+	}
+	var in *inputError
+	if errors.As(err, &in) {
+		return NameDataInvalid
+	}
+	return snowflake.Classify(err)
+}
+
+// inputError is an execution input the loader cannot work with.
+type inputError struct{ err error }
+
+func (e *inputError) Error() string { return "execution input: " + e.err.Error() }
+func (e *inputError) Unwrap() error { return e.err }
+
+// invokeError is what Lambda reports: Step Functions matches Type. It must be the value, not
+// a pointer: the runtime recognises the type with a plain type assertion on the value and
+// would otherwise report the Go type name "InvokeResponse_Error".
+func invokeError(name string, err error) messages.InvokeResponse_Error {
+	msg := err.Error()
+	if a := advice[name]; a != "" {
+		msg += " — " + a
+	}
+	return messages.InvokeResponse_Error{Type: name, Message: msg}
+}
+
+// errorAttrs are the log attributes that locate err and, for an authentication failure, say
+// how to fix it.
+func errorAttrs(err error) []any {
+	var attrs []any
+	var fe *FileError
+	if errors.As(err, &fe) {
+		attrs = append(attrs, slog.String("bucket", fe.Bucket), slog.String("s3_key", fe.Key))
+		if fe.VersionID != "" {
+			attrs = append(attrs, slog.String("version_id", fe.VersionID))
+		}
+		if fe.Rule != "" {
+			attrs = append(attrs, slog.String("rule", fe.Rule), slog.Int64("line", fe.Line))
+		}
+	}
+	var se *snowflake.Error
+	if errors.As(err, &se) && se.Hint != nil {
+		h := se.Hint
+		attrs = append(attrs,
+			slog.String("account", h.Account),
+			slog.String("user", h.User),
+			slog.String("role", h.Role),
+			slog.String("presented_arn", h.PresentedARN),
+			slog.String("role_arn", h.RoleARN),
+			slog.String("create_user", h.CreateUser()),
+			slog.String("alter_user", h.AlterUser()),
+			slog.String("grant_role", h.GrantRole()),
+		)
+	}
+	return attrs
+}

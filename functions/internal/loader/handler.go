@@ -1,0 +1,228 @@
+// Package loader is the loader Lambda's handler: it reads a batch's files at their validated versions and loads them into Snowflake in one transaction.
+package loader
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/keyless-etl/s3-snowflake-loader/functions/internal/batch"
+	"github.com/keyless-etl/s3-snowflake-loader/functions/internal/obs"
+	"github.com/keyless-etl/s3-snowflake-loader/functions/internal/route"
+	"github.com/keyless-etl/s3-snowflake-loader/functions/internal/snowflake"
+)
+
+// Store is the Snowflake side of a load.
+type Store interface {
+	// Load writes the batch in one transaction and says what it did with each file.
+	Load(ctx context.Context, b *snowflake.Batch) (*snowflake.Result, error)
+	// Logins counts the Snowflake sessions opened so far by this container.
+	Logins() int64
+	// Close ends the sessions.
+	Close() error
+}
+
+var _ Store = (*snowflake.Client)(nil)
+
+// DefaultMaxBatchBytes bounds the decompressed record bytes one invocation holds. A batch is
+// held in memory from the first S3 read until Snowflake has it: as three column slices (the
+// record text plus about 32 bytes per record), and then once more while the driver encodes
+// the whole array bind as one JSON request. BenchmarkLoadMemory in the snowflake package
+// measures the peak: about 6 times the record bytes of heap in use, 8 times counting what the
+// Go runtime holds. 256 MiB of records thus peaks near 2 GiB, inside the 3 GiB the template
+// gives the function. A batch beyond the cap fails as Data.Invalid, naming the file where it
+// was crossed: the validator's BATCH_MAX_BYTES must keep batches below it.
+const DefaultMaxBatchBytes = 256 << 20
+
+// maxListedFiles caps the per-file list of the output. A batch has at most 1000 files (100 by
+// default); at about 150 bytes per entry even the full list stays far below Step Functions'
+// 256 KiB state limit, but the cap keeps that true whatever the batch caps become.
+const maxListedFiles = 500
+
+// Handler loads one batch per invocation.
+type Handler struct {
+	S3    ObjectReader
+	Store Store
+	// Now gives the load time written to every row; nil means time.Now.
+	Now    func() time.Time
+	Logger *slog.Logger
+	// MaxBatchBytes bounds the decompressed record bytes held; 0 means DefaultMaxBatchBytes.
+	MaxBatchBytes int64
+}
+
+// Output is the execution's result: small, so that it fits Step Functions' state limit.
+type Output struct {
+	LoadID string       `json:"load_id"`
+	Table  string       `json:"table"`
+	Files  []FileOutput `json:"files"`
+	// FilesNotListed counts files left out of Files beyond maxListedFiles.
+	FilesNotListed int `json:"files_not_listed,omitempty"`
+	// FilesLoaded counts files whose rows are now in the table (loaded, replaced, reloaded).
+	FilesLoaded int   `json:"files_loaded"`
+	RowsLoaded  int64 `json:"rows_loaded"`
+}
+
+// FileOutput is the outcome of one file.
+type FileOutput struct {
+	Key       string `json:"key"`
+	VersionID string `json:"version_id,omitempty"`
+	Rows      int64  `json:"rows"`
+	// Status is one of loaded, replaced, reloaded, skipped_older (see snowflake.Status).
+	Status string `json:"status"`
+}
+
+// Handle loads the batch and reports per file. A failure comes back as a
+// messages.InvokeResponse_Error whose Type is one of the documented error names.
+func (h *Handler) Handle(ctx context.Context, in batch.Input) (Output, error) {
+	// Every line logged during the load, the Snowflake login included, names the execution.
+	ctx = obs.WithExecution(ctx, in.Name)
+	obs.Annotate(ctx, obs.KeyExecution, in.Name)
+	log := h.logger()
+	out, rows, err := h.load(ctx, in)
+	logins := h.Store.Logins()
+	if err != nil {
+		name := nameOf(err)
+		attrs := []any{
+			slog.String("load_id", in.Name), slog.String("table", in.Table),
+			slog.String("error_name", name), slog.Int64("rows", rows), slog.Int64("logins", logins),
+			slog.String("error", err.Error()),
+		}
+		log.ErrorContext(ctx, "batch failed", append(attrs, errorAttrs(err)...)...)
+		return Output{}, invokeError(name, err)
+	}
+	log.InfoContext(ctx, "batch loaded",
+		slog.String("load_id", out.LoadID), slog.String("table", out.Table),
+		slog.Int("files", len(in.Files)), slog.Int("files_loaded", out.FilesLoaded),
+		slog.Int64("rows", out.RowsLoaded), slog.Int64("logins", logins))
+	return out, nil
+}
+
+// load reads every file into one batch and loads it. rows is the number of records read, for
+// the failure log line.
+func (h *Handler) load(ctx context.Context, in batch.Input) (Output, int64, error) {
+	if err := in.Validate(); err != nil {
+		return Output{}, 0, &inputError{err}
+	}
+	if !route.ValidTable(in.Table) {
+		return Output{}, 0, &inputError{fmt.Errorf("table %q is not a valid Snowflake identifier", in.Table)}
+	}
+	if in.Name == "" {
+		return Output{}, 0, &inputError{fmt.Errorf("execution input has no name, which every loaded row carries as its load id")}
+	}
+	for _, f := range in.Files {
+		if err := checkSkips(f); err != nil {
+			return Output{}, 0, err
+		}
+	}
+
+	keptAs := newestPerKey(in.Files)
+	b := &snowflake.Batch{Table: in.Table, LoadID: in.Name, LoadedAt: h.now()}
+	index := make([]int, len(in.Files)) // batch file index of each kept input file
+	limit := h.maxBatchBytes()
+	for i, f := range in.Files {
+		if keptAs[i] != i {
+			continue
+		}
+		if err := h.readFile(ctx, f, b, limit); err != nil {
+			return Output{}, b.Records(), err
+		}
+		index[i] = len(b.Files()) - 1
+	}
+
+	var res *snowflake.Result
+	err := obs.Trace(ctx, "snowflake load", func(ctx context.Context) error {
+		var err error
+		res, err = h.Store.Load(ctx, b)
+		return err
+	})
+	if err != nil {
+		return Output{}, b.Records(), err
+	}
+	return h.output(in, keptAs, index, res), b.Records(), nil
+}
+
+// output reports each input file in input order. A file left out for a newer version of its
+// key in the same batch is skipped_older; a second copy of the kept version reports the kept
+// file's status with no rows of its own, so rows are counted once.
+func (h *Handler) output(in batch.Input, keptAs []int, index []int, res *snowflake.Result) Output {
+	out := Output{LoadID: in.Name, Table: in.Table, Files: []FileOutput{}}
+	for i, f := range in.Files {
+		fo := FileOutput{Key: f.Key, VersionID: f.VersionID}
+		k := keptAs[i]
+		r := res.Files[index[k]]
+		switch {
+		case k == i:
+			fo.Status, fo.Rows = string(r.Status), r.Rows
+		case sameVersion(f, in.Files[k]):
+			fo.Status = string(r.Status)
+		default:
+			fo.Status = string(snowflake.StatusSkippedOlder)
+		}
+		if k == i && r.Status != snowflake.StatusSkippedOlder {
+			out.FilesLoaded++
+			out.RowsLoaded += fo.Rows
+		}
+		if len(out.Files) < maxListedFiles {
+			out.Files = append(out.Files, fo)
+		} else {
+			out.FilesNotListed++
+		}
+	}
+	return out
+}
+
+// newestPerKey returns, for each file, the index of the file that stands for its key: the
+// newest of the batch's versions of that key. Only that one is read; the others would be
+// replaced within the same transaction anyway.
+func newestPerKey(files []batch.File) []int {
+	best := map[[2]string]int{}
+	for i, f := range files {
+		k := [2]string{f.Bucket, f.Key}
+		j, seen := best[k]
+		if !seen || snowflake.Newer(toSnowflake(f), toSnowflake(files[j])) {
+			best[k] = i
+		}
+	}
+	keptAs := make([]int, len(files))
+	for i, f := range files {
+		keptAs[i] = best[[2]string{f.Bucket, f.Key}]
+	}
+	return keptAs
+}
+
+// sameVersion reports whether two entries name one object version.
+func sameVersion(a, b batch.File) bool {
+	if a.VersionID != "" || b.VersionID != "" {
+		return a.VersionID == b.VersionID
+	}
+	return unquoteETag(a.ETag) == unquoteETag(b.ETag) && snowflake.CompareSequencers(a.Sequencer, b.Sequencer) == 0
+}
+
+func toSnowflake(f batch.File) snowflake.File {
+	return snowflake.File{
+		Bucket: f.Bucket, Key: f.Key, VersionID: f.VersionID, ETag: unquoteETag(f.ETag), Size: f.Size,
+		Sequencer: f.Sequencer, EventTime: f.EventTime, Principal: f.Principal, SourceIP: f.SourceIP,
+	}
+}
+
+func (h *Handler) now() time.Time {
+	if h.Now != nil {
+		return h.Now()
+	}
+	return time.Now()
+}
+
+func (h *Handler) logger() *slog.Logger {
+	if h.Logger != nil {
+		return h.Logger
+	}
+	return slog.Default()
+}
+
+func (h *Handler) maxBatchBytes() int64 {
+	if h.MaxBatchBytes > 0 {
+		return h.MaxBatchBytes
+	}
+	return DefaultMaxBatchBytes
+}

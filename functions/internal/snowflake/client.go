@@ -1,0 +1,154 @@
+package snowflake
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+
+	"github.com/snowflakedb/gosnowflake"
+)
+
+// Pool size. A container runs one invocation at a time and a batch needs one session. The
+// pool opens connections on demand, so the second one, for a statement that overlaps a
+// running batch, costs a login only if it is ever used.
+const (
+	maxOpenConns = 2
+	maxIdleConns = 2
+)
+
+// Client is the container's link to Snowflake. It opens its pool on first use and keeps it
+// across invocations, so a warm container logs in once; it replaces the pool when the
+// session behind it has died. Safe for concurrent use.
+type Client struct {
+	cfg Config
+	log *slog.Logger
+
+	mu sync.Mutex
+	db *sql.DB
+
+	logins atomic.Int64
+}
+
+// New checks cfg and returns a client that has not connected yet.
+func New(cfg Config, log *slog.Logger) (*Client, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Client{cfg: cfg, log: log}, nil
+}
+
+// Logins counts the sessions this client opened: one per new driver connection.
+func (c *Client) Logins() int64 { return c.logins.Load() }
+
+// Close ends the sessions of the pool, if one is open.
+func (c *Client) Close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.db == nil {
+		return nil
+	}
+	err := c.db.Close()
+	c.db = nil
+	return err
+}
+
+// Ping logs in if needed and runs a trivial statement.
+func (c *Client) Ping(ctx context.Context) error {
+	return c.withConn(ctx, "ping", func(conn *sql.Conn) error {
+		return conn.PingContext(ctx)
+	})
+}
+
+// pool returns the open pool, opening it on first use.
+func (c *Client) pool() *sql.DB {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.db == nil {
+		// NewConnector never fails: the configuration is checked, and the login happens
+		// only when the pool first asks for a connection.
+		inner := gosnowflake.NewConnector(gosnowflake.SnowflakeDriver{}, *c.cfg.driverConfig())
+		c.db = sql.OpenDB(countingConnector{Connector: inner, client: c})
+		c.db.SetMaxOpenConns(maxOpenConns)
+		c.db.SetMaxIdleConns(maxIdleConns)
+	}
+	return c.db
+}
+
+// drop closes db and forgets it, unless another goroutine already replaced it.
+func (c *Client) drop(db *sql.DB) {
+	c.mu.Lock()
+	if c.db == db {
+		c.db = nil
+	}
+	c.mu.Unlock()
+	// Closing sends a logout for each idle session; for a dead session the server refuses
+	// it and the driver only logs that.
+	_ = db.Close()
+}
+
+// withConn runs fn on one connection, so that all its statements share a session (temporary
+// tables and transactions are per session). When the session turns out to be dead, it drops
+// the pool, logs in afresh and runs fn once more: fn must be safe to repeat, which a batch is
+// because nothing of it commits before its last statement.
+func (c *Client) withConn(ctx context.Context, op string, fn func(*sql.Conn) error) error {
+	err := c.try(ctx, fn)
+	if err != nil && deadSession(err) && ctx.Err() == nil {
+		c.log.WarnContext(ctx, "snowflake session expired; logging in again",
+			"account", c.cfg.Account, "user", c.cfg.User, "error", err.Error())
+		err = c.try(ctx, fn)
+	}
+	if err == nil {
+		return nil
+	}
+	e := &Error{Name: Classify(err), Op: op, Err: err}
+	if e.Name == NameAuth {
+		e.Hint = newAuthHint(c.cfg, err)
+	}
+	return e
+}
+
+// try runs fn once on a connection of the current pool and drops the pool if the session died.
+func (c *Client) try(ctx context.Context, fn func(*sql.Conn) error) error {
+	db := c.pool()
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	err = fn(conn)
+	if err != nil && deadSession(err) {
+		// Returning ErrBadConn from Raw makes database/sql discard this connection instead
+		// of pooling it again; the rest of the pool is dropped below, since its sessions
+		// were opened as long ago and have most likely expired as well.
+		_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+		_ = conn.Close()
+		c.drop(db)
+		return err
+	}
+	_ = conn.Close()
+	return err
+}
+
+// countingConnector counts and logs each new driver connection: with WIF every connection is
+// a login, so the count is the number of sessions this container opened.
+type countingConnector struct {
+	driver.Connector
+	client *Client
+}
+
+func (cc countingConnector) Connect(ctx context.Context) (driver.Conn, error) {
+	conn, err := cc.Connector.Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c := cc.client
+	n := c.logins.Add(1)
+	c.log.InfoContext(ctx, "snowflake login",
+		"account", c.cfg.Account, "user", c.cfg.User, "role", c.cfg.Role, "logins", n)
+	return conn, nil
+}

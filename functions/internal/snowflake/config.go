@@ -1,0 +1,153 @@
+// Package snowflake connects to Snowflake with Workload Identity Federation, keeps one session per container, loads batches and names its errors.
+package snowflake
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/snowflakedb/gosnowflake"
+)
+
+// Defaults name the objects sql/setup.sql and sql/lambda_wid.sql create.
+const (
+	DefaultUser      = "LAMBDA_LOADER_BOT"
+	DefaultRole      = "LOADER_ROLE"
+	DefaultWarehouse = "LOADER_WH"
+	DefaultDatabase  = "LOADER_DB"
+	DefaultSchema    = "RAW"
+)
+
+// Timeouts sized for a Lambda whose whole invocation has minutes, not the driver's defaults
+// (a 300 s login and seven retries spanning about 90 s of sleep per request): a login that
+// has not answered in LoginTimeout, or a request still failing after MaxRetries, is better
+// reported as Snowflake.Transient and retried by the state machine with its own backoff.
+const (
+	DefaultLoginTimeout   = 30 * time.Second
+	DefaultRequestTimeout = 60 * time.Second
+	DefaultMaxRetries     = 3
+)
+
+// Config says which account to reach and as whom. There is deliberately no password, token
+// or key field: the identity is the Lambda's IAM role, attested to Snowflake by a signed STS
+// request the driver builds from the role's temporary credentials.
+type Config struct {
+	Account   string
+	User      string
+	Role      string
+	Warehouse string
+	Database  string
+	Schema    string
+
+	// Host, Port and Protocol override the endpoint derived from Account: a PrivateLink host,
+	// or the emulator on loopback. Empty or zero means the driver's default.
+	Host     string
+	Port     int
+	Protocol string
+
+	// TmpDir is where the driver may write temporary files (compression and encryption of
+	// array binds it uploads to a stage). Lambda can write only under /tmp.
+	TmpDir string
+
+	// Zero values take the defaults above. Tests lower them so that a dead endpoint fails fast.
+	LoginTimeout   time.Duration
+	RequestTimeout time.Duration
+	MaxRetries     int
+}
+
+// DefaultConfig returns the configuration for account with the object names of sql/setup.sql.
+func DefaultConfig(account string) Config {
+	return Config{
+		Account:   account,
+		User:      DefaultUser,
+		Role:      DefaultRole,
+		Warehouse: DefaultWarehouse,
+		Database:  DefaultDatabase,
+		Schema:    DefaultSchema,
+	}
+}
+
+// identifier is Snowflake's unquoted identifier grammar. User and role names end up in the
+// CREATE USER statement logged on an authentication failure, so they must not need quoting.
+var identifier = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_$]{0,254}$`)
+
+// Validate reports every problem at once, so a misconfigured function is fixed in one deploy.
+func (c Config) Validate() error {
+	var errs []error
+	if strings.TrimSpace(c.Account) == "" {
+		errs = append(errs, errors.New("account is required"))
+	}
+	for _, f := range []struct{ name, value string }{
+		{"user", c.User}, {"role", c.Role}, {"warehouse", c.Warehouse},
+		{"database", c.Database}, {"schema", c.Schema},
+	} {
+		if f.value != "" && !identifier.MatchString(f.value) {
+			errs = append(errs, fmt.Errorf("%s %q is not an unquoted Snowflake identifier (letters, digits, _ and $)", f.name, f.value))
+		}
+	}
+	if c.User == "" {
+		errs = append(errs, errors.New("user is required (the SERVICE user that trusts the Lambda's role)"))
+	}
+	switch c.Protocol {
+	case "", "http", "https":
+	default:
+		errs = append(errs, fmt.Errorf("protocol %q is not http or https", c.Protocol))
+	}
+	if c.Port < 0 || c.Port > 65535 {
+		errs = append(errs, fmt.Errorf("port %d is out of range", c.Port))
+	}
+	if c.LoginTimeout < 0 || c.RequestTimeout < 0 || c.MaxRetries < 0 {
+		errs = append(errs, errors.New("timeouts and retries must not be negative"))
+	}
+	return errors.Join(errs...)
+}
+
+// driverConfig translates c into the driver's configuration.
+func (c Config) driverConfig() *gosnowflake.Config {
+	keepAlive := "true"
+	return &gosnowflake.Config{
+		Account:   c.Account,
+		User:      c.User,
+		Role:      c.Role,
+		Warehouse: c.Warehouse,
+		Database:  c.Database,
+		Schema:    c.Schema,
+		Host:      c.Host,
+		Port:      c.Port,
+		Protocol:  c.Protocol,
+
+		Authenticator:            gosnowflake.AuthTypeWorkloadIdentityFederation,
+		WorkloadIdentityProvider: "AWS",
+
+		LoginTimeout:   orDuration(c.LoginTimeout, DefaultLoginTimeout),
+		RequestTimeout: orDuration(c.RequestTimeout, DefaultRequestTimeout),
+		// Bound each HTTP attempt too; the driver's default is 900 s. Long statements are
+		// not cut by it: Snowflake answers "still running" and the driver polls.
+		ClientTimeout: orDuration(c.RequestTimeout, DefaultRequestTimeout) + 30*time.Second,
+		MaxRetryCount: orInt(c.MaxRetries, DefaultMaxRetries),
+		TmpDirPath:    c.TmpDir,
+
+		Params: map[string]*string{
+			// A warm container may sit between invocations for up to an hour at a time; the
+			// heartbeat keeps its session from expiring while the process runs. A frozen
+			// container sends none, which is what the 390114 recovery in Client is for.
+			"client_session_keep_alive": &keepAlive,
+		},
+	}
+}
+
+func orDuration(v, def time.Duration) time.Duration {
+	if v > 0 {
+		return v
+	}
+	return def
+}
+
+func orInt(v, def int) int {
+	if v > 0 {
+		return v
+	}
+	return def
+}

@@ -1,0 +1,154 @@
+package snowflake
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/keyless-etl/s3-snowflake-loader/functions/internal/route"
+)
+
+// RawDataColumns are the columns of RAW_DATA (and of every table a route loads into), in the
+// order sql/setup.sql declares them. A test holds this list and the DDL together.
+var RawDataColumns = []string{
+	"PAYLOAD", "RECORD_NUMBER", "S3_BUCKET", "S3_KEY", "S3_VERSION_ID", "S3_ETAG", "S3_SIZE",
+	"S3_SEQUENCER", "S3_EVENT_TIME", "UPLOADER_PRINCIPAL", "SOURCE_IP", "LOAD_ID", "LOADED_AT",
+}
+
+// FileLoadsColumns are the columns of FILE_LOADS, in the order sql/setup.sql declares them.
+var FileLoadsColumns = []string{
+	"S3_BUCKET", "S3_KEY", "S3_VERSION_ID", "S3_ETAG", "S3_SEQUENCER", "S3_SIZE", "ROWS_LOADED",
+	"LOAD_ID", "LOADED_AT", "LOADED_BY_USER", "LOADED_BY_ROLE",
+}
+
+// stageTable holds a batch for the length of a session. A temporary table lives only in the
+// session that creates it, so concurrent loaders never see each other's rows; its name must
+// not be that of a permanent table in the schema (Snowflake then demands ownership of it).
+const stageTable = "LOAD_STAGE"
+
+// stageColumns are the stage table's columns, in the order Batch binds them. The payload is
+// VARCHAR because Snowflake refuses PARSE_JSON in the VALUES clause of an array-bound INSERT
+// ("Invalid expression [PARSE_JSON(?)] in VALUES clause"); the text is parsed on the way from
+// the stage into the target, by INSERT ... SELECT.
+var stageColumns = []struct{ name, typ string }{
+	{"FILE_NO", "NUMBER"}, {"RECORD_NUMBER", "NUMBER"}, {"PAYLOAD", "VARCHAR"},
+}
+
+// stagedFiles reads the file rows of the stage as a table of the files' metadata, with the
+// column names of the target. The names in the JSON are those of Batch's fileMeta.
+var stagedFiles = `(SELECT FILE_NO,
+        m:bucket::VARCHAR AS S3_BUCKET, m:key::VARCHAR AS S3_KEY,
+        m:version_id::VARCHAR AS S3_VERSION_ID, m:etag::VARCHAR AS S3_ETAG,
+        m:size::NUMBER AS S3_SIZE, m:sequencer::VARCHAR AS S3_SEQUENCER,
+        m:event_time::TIMESTAMP_TZ AS S3_EVENT_TIME, m:principal::VARCHAR AS UPLOADER_PRINCIPAL,
+        m:source_ip::VARCHAR AS SOURCE_IP, m:rows::NUMBER AS ROWS_LOADED
+    FROM (SELECT FILE_NO, PARSE_JSON(PAYLOAD) AS m FROM ` + stageTable + ` WHERE RECORD_NUMBER = 0) meta)`
+
+// sequencerWidth is the width sequencers are left-padded to before they compare as strings:
+// S3 sequencers of one key are hex numbers of varying length (typically 16 to 18 digits).
+const sequencerWidth = 64
+
+// versionGuard is true when the staged file s may replace the loaded version l: the same
+// version again, or a sequencer not older than the loaded one. Where a sequencer is missing
+// the decision is the one Load made from event times, so the guard lets it through.
+var versionGuard = fmt.Sprintf(`(s.S3_VERSION_ID = l.S3_VERSION_ID
+        OR s.S3_SEQUENCER IS NULL OR l.S3_SEQUENCER IS NULL
+        OR LPAD(s.S3_SEQUENCER, %[1]d, '0') >= LPAD(l.S3_SEQUENCER, %[1]d, '0'))`, sequencerWidth)
+
+// statements is the SQL of one load into one table. Table names come from route.ValidTable
+// identifiers and file numbers from the batch, so the text is assembled without quoting.
+type statements struct {
+	table string
+}
+
+func (st statements) createStage() string {
+	cols := make([]string, len(stageColumns))
+	for i, c := range stageColumns {
+		cols[i] = c.name + " " + c.typ
+	}
+	return fmt.Sprintf("CREATE OR REPLACE TEMPORARY TABLE %s (%s)", stageTable, strings.Join(cols, ", "))
+}
+
+func (st statements) insertStage() string {
+	names := make([]string, len(stageColumns))
+	marks := make([]string, len(stageColumns))
+	for i, c := range stageColumns {
+		names[i], marks[i] = c.name, "?"
+	}
+	return fmt.Sprintf("INSERT INTO %s (%s) VALUES (%s)", stageTable, strings.Join(names, ", "), strings.Join(marks, ", "))
+}
+
+// selectLoaded reads, for each staged file whose key is in FILE_LOADS, the version loaded now.
+// The event time of that version is read from the target only where a sequencer is missing
+// on either side: only then does the order of versions depend on it.
+func (st statements) selectLoaded() string {
+	return fmt.Sprintf(`SELECT f.FILE_NO, COALESCE(l.S3_VERSION_ID, ''), COALESCE(l.S3_ETAG, ''),
+    COALESCE(l.S3_SEQUENCER, ''), e.EVENT_TIME
+FROM %[2]s f
+JOIN FILE_LOADS l ON l.S3_BUCKET = f.S3_BUCKET AND l.S3_KEY = f.S3_KEY
+LEFT JOIN (
+    SELECT d.S3_BUCKET, d.S3_KEY, MAX(d.S3_EVENT_TIME) AS EVENT_TIME
+    FROM %[1]s d
+    JOIN %[2]s g ON g.S3_BUCKET = d.S3_BUCKET AND g.S3_KEY = d.S3_KEY
+    JOIN FILE_LOADS h ON h.S3_BUCKET = g.S3_BUCKET AND h.S3_KEY = g.S3_KEY
+    WHERE g.S3_SEQUENCER IS NULL OR h.S3_SEQUENCER IS NULL
+    GROUP BY d.S3_BUCKET, d.S3_KEY
+) e ON e.S3_BUCKET = f.S3_BUCKET AND e.S3_KEY = f.S3_KEY`, st.table, stagedFiles)
+}
+
+// merge records the winning files in FILE_LOADS. It runs first in the transaction so that
+// FILE_LOADS stays locked until COMMIT: a concurrent load of the same key waits for it. Its
+// conditions repeat the decision Load made from selectLoaded, so a version committed by
+// another load in between makes the MERGE change fewer rows than planned, which Load detects.
+// Two bind values: the load id and the load time.
+func (st statements) merge(fresh, replace []int) string {
+	return fmt.Sprintf(`MERGE INTO FILE_LOADS l
+USING (
+    SELECT f.*, CAST(? AS VARCHAR) AS LOAD_ID, CAST(? AS TIMESTAMP_TZ) AS LOADED_AT FROM %[1]s f
+) s
+ON l.S3_BUCKET = s.S3_BUCKET AND l.S3_KEY = s.S3_KEY
+WHEN MATCHED AND %[2]s AND %[3]s THEN UPDATE SET
+    S3_VERSION_ID = s.S3_VERSION_ID, S3_ETAG = s.S3_ETAG, S3_SEQUENCER = s.S3_SEQUENCER,
+    S3_SIZE = s.S3_SIZE, ROWS_LOADED = s.ROWS_LOADED, LOAD_ID = s.LOAD_ID, LOADED_AT = s.LOADED_AT,
+    LOADED_BY_USER = CURRENT_USER(), LOADED_BY_ROLE = CURRENT_ROLE()
+WHEN NOT MATCHED AND %[4]s THEN INSERT (%[5]s) VALUES (
+    s.S3_BUCKET, s.S3_KEY, s.S3_VERSION_ID, s.S3_ETAG, s.S3_SEQUENCER, s.S3_SIZE, s.ROWS_LOADED,
+    s.LOAD_ID, s.LOADED_AT, CURRENT_USER(), CURRENT_ROLE())`,
+		stagedFiles, fileIn("s", replace), versionGuard, fileIn("s", fresh), strings.Join(FileLoadsColumns, ", "))
+}
+
+// deleteRows removes every row of the winning files' keys from the target: the rows of the
+// version they replace, or their own rows from an earlier load of the same version.
+func (st statements) deleteRows(winners []int) string {
+	return fmt.Sprintf(`DELETE FROM %[1]s d USING %[2]s f
+WHERE %[3]s AND d.S3_BUCKET = f.S3_BUCKET AND d.S3_KEY = f.S3_KEY`,
+		st.table, stagedFiles, fileIn("f", winners))
+}
+
+// insertRows copies the winning files' records from the stage into the target, parsing each
+// payload and joining its file's metadata. Two bind values: the load id and the load time.
+func (st statements) insertRows(winners []int) string {
+	return fmt.Sprintf(`INSERT INTO %[1]s (%[2]s)
+SELECT PARSE_JSON(r.PAYLOAD), r.RECORD_NUMBER, f.S3_BUCKET, f.S3_KEY, f.S3_VERSION_ID, f.S3_ETAG,
+    f.S3_SIZE, f.S3_SEQUENCER, f.S3_EVENT_TIME, f.UPLOADER_PRINCIPAL, f.SOURCE_IP,
+    CAST(? AS VARCHAR), CAST(? AS TIMESTAMP_TZ)
+FROM %[3]s r JOIN %[4]s f ON f.FILE_NO = r.FILE_NO
+WHERE r.RECORD_NUMBER > 0 AND %[5]s`,
+		st.table, strings.Join(RawDataColumns, ", "), stageTable, stagedFiles, fileIn("r", winners))
+}
+
+// fileIn is the condition "alias.FILE_NO is one of files". An empty list is FALSE, which an
+// empty IN list would not be (it is a syntax error).
+func fileIn(alias string, files []int) string {
+	if len(files) == 0 {
+		return "FALSE"
+	}
+	nums := make([]string, len(files))
+	for i, f := range files {
+		nums[i] = strconv.Itoa(f)
+	}
+	return fmt.Sprintf("%s.FILE_NO IN (%s)", alias, strings.Join(nums, ", "))
+}
+
+// validTable accepts the identifiers route accepts: unquoted, optionally DATABASE.SCHEMA.TABLE.
+func validTable(name string) bool { return route.ValidTable(name) }

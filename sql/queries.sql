@@ -1,0 +1,22 @@
+-- Looking at what the loader did. Run with a role that can read LOADER_DB.RAW:
+--     snow sql -f sql/queries.sql
+
+-- The latest loaded records, with where each came from.
+SELECT LOADED_AT, S3_KEY, RECORD_NUMBER, PAYLOAD:action::VARCHAR AS ACTION,
+       PAYLOAD:amount::NUMBER(18, 2) AS AMOUNT, UPLOADER_PRINCIPAL, SOURCE_IP, LOAD_ID
+FROM LOADER_DB.RAW.RAW_DATA
+ORDER BY LOADED_AT DESC, S3_KEY, RECORD_NUMBER
+LIMIT 100;
+
+-- Per-day figures from the dynamic table.
+SELECT EVENT_DATE, FILES_LOADED, TOTAL_EVENTS, VIEWS, CLICKS, ADD_TO_CARTS, PURCHASES, REFUNDS,
+       PURCHASE_AMOUNT, REFUND_AMOUNT
+FROM LOADER_DB.RAW.DAILY_SUMMARY
+ORDER BY EVENT_DATE;
+
+-- The audit: each object's loaded version, when, by which load and as which user and role.
+SELECT S3_BUCKET, S3_KEY, S3_VERSION_ID, S3_SEQUENCER, ROWS_LOADED, LOAD_ID, LOADED_AT,
+       LOADED_BY_USER, LOADED_BY_ROLE
+FROM LOADER_DB.RAW.FILE_LOADS
+ORDER BY LOADED_AT DESC, S3_KEY
+LIMIT 100;
