@@ -25,6 +25,8 @@ type File struct {
 	EventTime time.Time `json:"event_time"`
 	Principal string    `json:"principal_id,omitempty"`
 	SourceIP  string    `json:"source_ip,omitempty"`
+	// Bytes is the file's decompressed size, which is what a load holds in memory.
+	Bytes int64 `json:"bytes,omitempty"`
 	// Records is the number of records the validator counted, invalid ones included.
 	Records int64 `json:"records"`
 	// Skip lists the 1-based numbers of records the validator found invalid under a
@@ -45,13 +47,13 @@ type Input struct {
 	DeadLetter json.RawMessage `json:"dead_letter"`
 }
 
-// Bytes is the total size of the batch's files as stored in S3.
-func (in Input) Bytes() int64 {
-	var n int64
-	for _, f := range in.Files {
-		n += f.Size
+// LoadBytes is what a file weighs in a load: its decompressed size when the validator
+// measured it, else its size as stored.
+func (f File) LoadBytes() int64 {
+	if f.Bytes > 0 {
+		return f.Bytes
 	}
-	return n
+	return f.Size
 }
 
 // Validate checks the shape a loader relies on.

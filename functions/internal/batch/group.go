@@ -9,7 +9,8 @@ import (
 	"strings"
 )
 
-// Caps bound one load batch so that one loader run fits its timeout and memory, and the
+// Caps bound one load batch so that one loader run fits its timeout and memory (MaxBytes counts
+// decompressed bytes, what the loader holds), and the
 // execution input stays far below Step Functions' 256 KiB limit.
 type Caps struct {
 	MaxFiles int
@@ -42,12 +43,12 @@ func Split(files []File, caps Caps) [][]File {
 	var cur []File
 	var bytes int64
 	for _, f := range sorted {
-		if len(cur) > 0 && (len(cur) >= caps.MaxFiles || bytes+f.Size > caps.MaxBytes) {
+		if len(cur) > 0 && (len(cur) >= caps.MaxFiles || bytes+f.LoadBytes() > caps.MaxBytes) {
 			out = append(out, cur)
 			cur, bytes = nil, 0
 		}
 		cur = append(cur, f)
-		bytes += f.Size
+		bytes += f.LoadBytes()
 	}
 	if len(cur) > 0 {
 		out = append(out, cur)

@@ -30,10 +30,11 @@ var _ Store = (*snowflake.Client)(nil)
 // record text plus about 32 bytes per record), and then once more while the driver encodes
 // the whole array bind as one JSON request. BenchmarkLoadMemory in the snowflake package
 // measures the peak: about 6 times the record bytes of heap in use, 8 times counting what the
-// Go runtime holds. 256 MiB of records thus peaks near 2 GiB, inside the 3 GiB the template
-// gives the function. A batch beyond the cap fails as Data.Invalid, naming the file where it
-// was crossed: the validator's BATCH_MAX_BYTES must keep batches below it.
-const DefaultMaxBatchBytes = 256 << 20
+// Go runtime holds. 512 MiB of records (the validator's default batch cap, which it counts in
+// decompressed bytes) thus peaks near 4 GiB, inside the 6 GiB the template gives the
+// function. A batch beyond the cap fails as Data.Invalid, naming the file where it was
+// crossed: the validator's BATCH_MAX_BYTES must keep batches below it.
+const DefaultMaxBatchBytes = 512 << 20
 
 // maxListedFiles caps the per-file list of the output. A batch has at most 1000 files (100 by
 // default); at about 150 bytes per entry even the full list stays far below Step Functions'

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
+	"io"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -32,11 +33,22 @@ type Client struct {
 	logins atomic.Int64
 }
 
+// quietDriver turns the driver's own logger off, once per process. The driver writes plain
+// text to stderr, which breaks a Lambda's JSON logs, and every error it would log is also
+// returned to the loader, which logs it once, with the batch and the file, as JSON.
+var quietDriver sync.Once
+
 // New checks cfg and returns a client that has not connected yet.
 func New(cfg Config, log *slog.Logger) (*Client, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	quietDriver.Do(func() {
+		l := gosnowflake.GetLogger()
+		_ = l.SetLogLevel("OFF")
+		// Entries made through WithContext skip the level switch; they go nowhere instead.
+		l.SetOutput(io.Discard)
+	})
 	if log == nil {
 		log = slog.Default()
 	}

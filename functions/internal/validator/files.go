@@ -83,7 +83,7 @@ func (h *Handler) checkFile(ctx context.Context, messageID string, obj s3event.O
 	file := batch.File{
 		Bucket: obj.Bucket, Key: obj.Key, VersionID: obj.VersionID, ETag: firstNonEmpty(strings.Trim(obj.ETag, `"`), etag),
 		Size: size, Sequencer: obj.Sequencer, EventName: obj.EventName, EventTime: obj.EventTime,
-		Principal: obj.PrincipalID, SourceIP: obj.SourceIP, Records: res.Records, Skip: res.Skip,
+		Principal: obj.PrincipalID, SourceIP: obj.SourceIP, Bytes: res.Bytes, Records: res.Records, Skip: res.Skip,
 	}
 	if !res.Accepted {
 		if err := h.quarantine(ctx, file, res); err != nil {
