@@ -156,7 +156,7 @@ func TestFunctionEnvironment(t *testing.T) {
 		want map[string]string
 	}{
 		{"ValidatorFunction", map[string]string{
-			"LOG_LEVEL":             "${LogLevel}",
+			"LOG_LEVEL": "${LogLevel}", "STAGE": "${StageName}",
 			"INCOMING_PREFIX":       incomingPrefix,
 			"QUARANTINE_PREFIX":     quarantinePrefix,
 			"STATE_MACHINE_ARN":     "${LoaderStateMachine}",
@@ -165,7 +165,7 @@ func TestFunctionEnvironment(t *testing.T) {
 			"BATCH_MAX_BYTES":       "${BatchMaxBytes}",
 		}},
 		{"LoaderFunction", map[string]string{
-			"LOG_LEVEL":           "${LogLevel}",
+			"LOG_LEVEL": "${LogLevel}", "STAGE": "${StageName}",
 			"SNOWFLAKE_ACCOUNT":   "${SnowflakeAccount}",
 			"SNOWFLAKE_USER":      "${SnowflakeUser}",
 			"SNOWFLAKE_ROLE":      "${SnowflakeRole}",

@@ -4,6 +4,7 @@ package loader
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"time"
 
@@ -50,6 +51,10 @@ type Handler struct {
 	Logger *slog.Logger
 	// MaxBatchBytes bounds the decompressed record bytes held; 0 means DefaultMaxBatchBytes.
 	MaxBatchBytes int64
+	// Metrics, when set, records each invocation's figures; they are written to MetricsOut as
+	// one CloudWatch embedded-metric line at the end of the invocation.
+	Metrics    *obs.Metrics
+	MetricsOut io.Writer
 }
 
 // Output is the execution's result: small, so that it fits Step Functions' state limit.
@@ -80,8 +85,10 @@ func (h *Handler) Handle(ctx context.Context, in batch.Input) (Output, error) {
 	ctx = obs.WithExecution(ctx, in.Name)
 	obs.Annotate(ctx, obs.KeyExecution, in.Name)
 	log := h.logger()
+	loginsBefore, started := h.Store.Logins(), time.Now()
 	out, rows, err := h.load(ctx, in)
 	logins := h.Store.Logins()
+	h.flushMetrics(ctx, out, logins-loginsBefore, time.Since(started))
 	if err != nil {
 		name := nameOf(err)
 		attrs := []any{
@@ -97,6 +104,22 @@ func (h *Handler) Handle(ctx context.Context, in batch.Input) (Output, error) {
 		slog.Int("files", len(in.Files)), slog.Int("files_loaded", out.FilesLoaded),
 		slog.Int64("rows", out.RowsLoaded), slog.Int64("logins", logins))
 	return out, nil
+}
+
+// flushMetrics writes the invocation's metric line: files and rows loaded, how long the load
+// took, and the logins it needed (0 on a warm container: a rising figure means sessions are
+// not being reused).
+func (h *Handler) flushMetrics(ctx context.Context, out Output, logins int64, took time.Duration) {
+	if h.Metrics == nil || h.MetricsOut == nil {
+		return
+	}
+	h.Metrics.Add(obs.FilesLoaded, float64(out.FilesLoaded))
+	h.Metrics.Add(obs.RowsLoaded, float64(out.RowsLoaded))
+	h.Metrics.Add(obs.LoadSeconds, took.Seconds())
+	h.Metrics.Add(obs.SnowflakeLogins, float64(logins))
+	if err := h.Metrics.Flush(h.MetricsOut); err != nil {
+		h.logger().WarnContext(ctx, "could not write metrics", "error", err.Error())
+	}
 }
 
 // load reads every file into one batch and loads it. rows is the number of records read, for

@@ -24,6 +24,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/keyless-etl/s3-snowflake-loader/functions/internal/batch"
+	"github.com/keyless-etl/s3-snowflake-loader/functions/internal/obs"
 	"github.com/keyless-etl/s3-snowflake-loader/functions/internal/snowflake"
 )
 
@@ -369,4 +370,27 @@ func logLine(t *testing.T, logs *bytes.Buffer) map[string]any {
 	var m map[string]any
 	require.NoError(t, json.Unmarshal([]byte(lines[0]), &m))
 	return m
+}
+
+func TestHandleWritesOneMetricsLine(t *testing.T) {
+	s3c := &fakeS3{objects: map[string]string{"a.ndjson": "{\"n\":1}\n{\"n\":2}\n"}}
+	store := &fakeStore{logins: 1}
+	h := newHandler(s3c, store, nil)
+	var out bytes.Buffer
+	h.Metrics, h.MetricsOut = obs.NewMetrics("loader", "test"), &out
+	store.load = func(b *snowflake.Batch) (*snowflake.Result, error) {
+		store.logins++ // this invocation had to log in
+		return &snowflake.Result{Files: []snowflake.FileResult{{Status: snowflake.StatusLoaded, Rows: b.Rows(0)}}}, nil
+	}
+	_, err := h.Handle(context.Background(), input(file("a.ndjson", 2)))
+	require.NoError(t, err)
+
+	var line map[string]any
+	require.NoError(t, json.Unmarshal(out.Bytes(), &line), out.String())
+	assert.Equal(t, 1.0, line["FilesLoaded"])
+	assert.Equal(t, 2.0, line["RowsLoaded"])
+	assert.Equal(t, 1.0, line["SnowflakeLogins"])
+	assert.Equal(t, 1.0, line["ColdStart"])
+	assert.Contains(t, line, "LoadSeconds")
+	assert.Equal(t, "test", line["Stage"])
 }

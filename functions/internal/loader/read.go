@@ -13,6 +13,7 @@ import (
 
 	"github.com/keyless-etl/s3-snowflake-loader/functions/internal/awserr"
 	"github.com/keyless-etl/s3-snowflake-loader/functions/internal/batch"
+	"github.com/keyless-etl/s3-snowflake-loader/functions/internal/obs"
 	"github.com/keyless-etl/s3-snowflake-loader/functions/internal/records"
 	"github.com/keyless-etl/s3-snowflake-loader/functions/internal/snowflake"
 )
@@ -28,6 +29,14 @@ type ObjectReader interface {
 // 412 if the object was overwritten) and also compares the ETag of the answer, because not
 // every S3 implementation honours If-Match on GET.
 func (h *Handler) readFile(ctx context.Context, f batch.File, b *snowflake.Batch, limit int64) error {
+	return obs.Trace(ctx, "s3 read", func(ctx context.Context) error {
+		obs.Annotate(ctx, obs.KeyS3Key, f.Key)
+		return h.readObject(ctx, f, b, limit)
+	})
+}
+
+// readObject streams one object into the batch.
+func (h *Handler) readObject(ctx context.Context, f batch.File, b *snowflake.Batch, limit int64) error {
 	in := &s3.GetObjectInput{Bucket: aws.String(f.Bucket), Key: aws.String(f.Key)}
 	switch {
 	case f.VersionID != "":

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"strconv"
 	"strings"
 
@@ -18,6 +19,8 @@ import (
 // Settings is the loader's configuration, read from the function's environment.
 type Settings struct {
 	Snowflake snowflake.Config
+	// Stage names the deployment in metric dimensions (STAGE).
+	Stage string
 }
 
 // LoadSettings reads the environment through getenv. SNOWFLAKE_ACCOUNT is required; the
@@ -65,7 +68,7 @@ func LoadSettings(getenv func(string) string) (Settings, error) {
 	if len(errs) > 0 {
 		return Settings{}, fmt.Errorf("loader configuration: %w", errors.Join(errs...))
 	}
-	return Settings{Snowflake: cfg}, nil
+	return Settings{Snowflake: cfg, Stage: strings.TrimSpace(getenv("STAGE"))}, nil
 }
 
 // TmpDir is the writable directory: TMPDIR when set, else /tmp as on Lambda.
@@ -85,7 +88,10 @@ func Build(_ context.Context, s Settings, awsCfg aws.Config, logger *slog.Logger
 	if err != nil {
 		return nil, err
 	}
-	return &Handler{S3: s3.NewFromConfig(awsCfg), Store: store, Logger: logger}, nil
+	return &Handler{
+		S3: s3.NewFromConfig(awsCfg), Store: store, Logger: logger,
+		Metrics: obs.NewMetrics("loader", s.Stage), MetricsOut: os.Stdout,
+	}, nil
 }
 
 // Logins counts the Snowflake sessions this container opened.

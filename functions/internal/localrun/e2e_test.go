@@ -32,6 +32,12 @@ func run(t *testing.T, opt Options) *Summary {
 	}
 	s, err := Run(context.Background(), opt)
 	require.NoError(t, err)
+	t.Cleanup(func() {
+		if t.Failed() {
+			b, _ := json.MarshalIndent(s, "", "  ")
+			t.Logf("summary of the run in %s:\n%s", opt.Dir, b)
+		}
+	})
 	return s
 }
 

@@ -292,6 +292,7 @@ func (st *stack) newLoader(ctx context.Context, awsCfg aws.Config) (*loaderConta
 	if err != nil {
 		return nil, err
 	}
+	h.MetricsOut = st.logWriter("loader.jsonl")
 	rt := lambda.NewHandler(h.Handle)
 	return &loaderContainer{invoke: rt.Invoke, logins: h.Logins, close: h.Close}, nil
 }

@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 
 	"github.com/snowflakedb/gosnowflake"
+
+	"github.com/keyless-etl/s3-snowflake-loader/functions/internal/obs"
 )
 
 // Pool size. A container runs one invocation at a time and a batch needs one session. The
@@ -154,7 +156,12 @@ type countingConnector struct {
 }
 
 func (cc countingConnector) Connect(ctx context.Context) (driver.Conn, error) {
-	conn, err := cc.Connector.Connect(ctx)
+	var conn driver.Conn
+	err := obs.Trace(ctx, "snowflake login", func(ctx context.Context) error {
+		var err error
+		conn, err = cc.Connector.Connect(ctx)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
