@@ -84,10 +84,18 @@ type stack struct {
 	validatorLog, loaderLog *tally
 	logFiles                map[string]*os.File
 
-	loaders chan *loaderContainer
-	mu      sync.Mutex
-	runs    []*asl.Execution
-	all     []*loaderContainer
+	loaders  chan *loaderContainer
+	bindings asl.Bindings
+	mu       sync.Mutex
+	runs     []runRecord
+	all      []*loaderContainer
+}
+
+// runRecord is what the summary keeps of one execution; the history stays out of memory.
+type runRecord struct {
+	Status, Error string
+	Retries       int
+	Files, Rows   int64
 }
 
 // loaderContainer is one warm loader: its own Snowflake session, reused across invocations.
@@ -130,6 +138,9 @@ func startStack(ctx context.Context, opt Options) (*stack, error) {
 		return nil, err
 	}
 	if err := st.startSnowflake(ctx); err != nil {
+		return nil, err
+	}
+	if st.sfn, err = sfnlocal.Start(stateMachineARN, st.execute); err != nil {
 		return nil, err
 	}
 	st.setEnv()
@@ -201,7 +212,7 @@ func (st *stack) setEnv() {
 		"AWS_REGION":                       "us-east-1",
 		"AWS_EC2_METADATA_DISABLED":        "true",
 		"AWS_ENDPOINT_URL_S3":              st.s3.URL,
-		"AWS_ENDPOINT_URL_SFN":             st.sfnURL(),
+		"AWS_ENDPOINT_URL_SFN":             st.sfn.URL,
 		"AWS_ENDPOINT_URL_SQS":             st.sqs.URL,
 		"AWS_REQUEST_CHECKSUM_CALCULATION": "when_required",
 		"AWS_RESPONSE_CHECKSUM_VALIDATION": "when_required",
@@ -210,14 +221,8 @@ func (st *stack) setEnv() {
 	}
 }
 
-func (st *stack) sfnURL() string {
-	if st.sfn == nil {
-		return ""
-	}
-	return st.sfn.URL
-}
-
-// functionEnv is the environment template.yaml gives each function, for this machine.
+// validatorEnv and loaderEnv are the environments template.yaml gives the functions, for this
+// machine.
 func (st *stack) validatorEnv(name string) string {
 	return map[string]string{
 		"STATE_MACHINE_ARN":     stateMachineARN,
@@ -237,6 +242,8 @@ func (st *stack) loaderEnv(name string) string {
 	}[name]
 }
 
+// startStateMachine loads the real definition and warms the loader containers its Lambda
+// task invokes.
 func (st *stack) startStateMachine(ctx context.Context, awsCfg aws.Config) error {
 	var err error
 	st.machine, err = asl.Load(statemachine.Definition, map[string]string{
@@ -254,7 +261,7 @@ func (st *stack) startStateMachine(ctx context.Context, awsCfg aws.Config) error
 		st.all = append(st.all, c)
 		st.loaders <- c
 	}
-	bindings := asl.Bindings{
+	st.bindings = asl.Bindings{
 		Lambda: map[string]asl.LambdaFunc{loaderARN: st.faults.lambda(st.invokeLoader)},
 		SQSSend: func(_ context.Context, queueURL, body string, attrs map[string]string) error {
 			if queueURL != st.dlq.URL() {
@@ -264,21 +271,22 @@ func (st *stack) startStateMachine(ctx context.Context, awsCfg aws.Config) error
 			return nil
 		},
 	}
-	st.sfn, err = sfnlocal.Start(stateMachineARN, func(ctx context.Context, name string, input []byte) sfnlocal.Result {
-		exec, err := st.machine.Run(ctx, bindings, fastClock{}, name, input)
-		if err != nil {
-			return sfnlocal.Result{Status: sfnlocal.StatusFailed, Error: "States.Runtime", Cause: err.Error()}
-		}
-		st.mu.Lock()
-		st.runs = append(st.runs, exec)
-		st.mu.Unlock()
-		return sfnlocal.Result{Status: exec.Status, Output: exec.Output, Error: exec.Error, Cause: exec.Cause}
-	})
-	if err != nil {
-		return err
-	}
-	_ = os.Setenv("AWS_ENDPOINT_URL_SFN", st.sfn.URL)
 	return nil
+}
+
+// execute runs one execution that the local Step Functions endpoint started, and keeps what
+// the summary needs of it.
+func (st *stack) execute(ctx context.Context, name string, input []byte) sfnlocal.Result {
+	exec, err := st.machine.Run(ctx, st.bindings, fastClock{}, name, input)
+	if err != nil {
+		return sfnlocal.Result{Status: sfnlocal.StatusFailed, Error: "States.Runtime", Cause: err.Error()}
+	}
+	rec := runRecord{Status: exec.Status, Error: exec.Error, Retries: exec.Retries}
+	rec.Files, rec.Rows = rowsOf(exec)
+	st.mu.Lock()
+	st.runs = append(st.runs, rec)
+	st.mu.Unlock()
+	return sfnlocal.Result{Status: exec.Status, Output: exec.Output, Error: exec.Error, Cause: exec.Cause}
 }
 
 // newLoader starts one loader container: the loader's handler, built the way its main builds
@@ -358,10 +366,10 @@ func (st *stack) logins() int64 {
 	return n
 }
 
-func (st *stack) executions() []*asl.Execution {
+func (st *stack) executions() []runRecord {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	return append([]*asl.Execution(nil), st.runs...)
+	return append([]runRecord(nil), st.runs...)
 }
 
 func (st *stack) close() {
@@ -371,30 +379,25 @@ func (st *stack) close() {
 	for _, c := range st.all {
 		_ = c.close()
 	}
-	for _, closer := range []interface{ Close() error }{st.sfn, st.sqs, st.s3, st.sfProxy, st.emu} {
-		if closer != nil && !isNil(closer) {
-			_ = closer.Close()
-		}
+	// Servers stop in the reverse order of their start; those never started are nil.
+	if st.sfn != nil {
+		_ = st.sfn.Close()
+	}
+	if st.sqs != nil {
+		_ = st.sqs.Close()
+	}
+	if st.s3 != nil {
+		_ = st.s3.Close()
+	}
+	if st.sfProxy != nil {
+		_ = st.sfProxy.Close()
+	}
+	if st.emu != nil {
+		_ = st.emu.Close()
 	}
 	for _, f := range st.logFiles {
 		_ = f.Close()
 	}
-}
-
-func isNil(v any) bool {
-	switch x := v.(type) {
-	case *sfnlocal.Server:
-		return x == nil
-	case *sqsFront:
-		return x == nil
-	case *s3local.Server:
-		return x == nil
-	case *http.Server:
-		return x == nil
-	case *sfemu.Server:
-		return x == nil
-	}
-	return false
 }
 
 // fastClock is the wall clock with retry waits compressed.

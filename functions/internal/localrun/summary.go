@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -63,9 +64,8 @@ func (st *stack) summary(ctx context.Context, uploaded int, took time.Duration) 
 		s.Executions.Retries += e.Retries
 		if e.Status == "SUCCEEDED" {
 			s.Executions.Succeeded++
-			f, r := rowsOf(e)
-			s.FilesLoaded += f
-			s.RowsLoaded += r
+			s.FilesLoaded += e.Files
+			s.RowsLoaded += e.Rows
 		} else {
 			s.Executions.Failed++
 			s.Executions.Errors[e.Error]++
@@ -142,8 +142,7 @@ func (st *stack) printProgress(started time.Time) {
 	var loaded, failed int
 	for _, e := range st.executions() {
 		if e.Status == "SUCCEEDED" {
-			_, r := rowsOf(e)
-			rows += r
+			rows += e.Rows
 			loaded++
 		} else {
 			failed++
@@ -202,6 +201,8 @@ func cell(v any) string {
 		return ""
 	case time.Time:
 		return x.Format("2006-01-02")
+	case float64:
+		return strconv.FormatFloat(x, 'f', -1, 64)
 	default:
 		return fmt.Sprint(x)
 	}
