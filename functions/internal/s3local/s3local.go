@@ -42,8 +42,9 @@ type Options struct {
 
 // Server is S3 on a loopback port.
 type Server struct {
-	URL string
-	srv *http.Server
+	URL    string
+	srv    *http.Server
+	client *s3.Client
 }
 
 // Start serves S3 on 127.0.0.1 on a free port and creates the buckets.
@@ -58,6 +59,7 @@ func Start(ctx context.Context, opt Options) (*Server, error) {
 		return nil, fmt.Errorf("s3local: listen on loopback: %w", err)
 	}
 	s := &Server{URL: "http://" + ln.Addr().String()}
+	s.client = newClient(s.URL)
 	var handler http.Handler = faker.Server()
 	if opt.Notify != nil {
 		handler = &notifying{next: handler, server: s, notify: opt.Notify}
@@ -116,11 +118,16 @@ func alreadyExists(err error) bool {
 	return errors.As(err, &owned) || errors.As(err, &exists)
 }
 
-// Client returns an SDK client for this server, built with explicit options (never from the
-// environment) so a test cannot reach a real account by accident.
+// Client returns the SDK client for this server, built once with explicit options (never
+// from the environment) so a test cannot reach a real account by accident. One client means
+// one connection pool: a client per call would leave its keep-alive connections open.
 func (s *Server) Client() *s3.Client {
+	return s.client
+}
+
+func newClient(url string) *s3.Client {
 	return s3.New(s3.Options{
-		BaseEndpoint:               aws.String(s.URL),
+		BaseEndpoint:               aws.String(url),
 		Region:                     Region,
 		Credentials:                credentials.NewStaticCredentialsProvider(AccessKeyID, SecretAccessKey, ""),
 		UsePathStyle:               true,
