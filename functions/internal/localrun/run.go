@@ -93,6 +93,8 @@ func Run(ctx context.Context, opt Options) (*Summary, error) {
 	}
 	defer st.close()
 
+	stop := st.showProgress(started)
+	defer stop()
 	uploaded := 0
 	switch {
 	case opt.Demo == "fail":
@@ -124,7 +126,6 @@ func Run(ctx context.Context, opt Options) (*Summary, error) {
 		}
 	}
 
-	stop := st.showProgress(started)
 	err = st.process(ctx)
 	stop()
 	if err != nil {
@@ -156,12 +157,34 @@ func (st *stack) uploadDataset(ctx context.Context) (int, error) {
 	if err != nil {
 		return n, err
 	}
+	// Files go up in chunks, each processed before the next, as a steady stream of uploads
+	// would be: the queue, and with it memory, stays the same size however many files a run
+	// has.
+	for first := 0; first < st.opt.Files; first += uploadChunk {
+		last := min(first+uploadChunk, st.opt.Files)
+		if err := st.uploadGenerated(ctx, first, last); err != nil {
+			return n + first, err
+		}
+		if last < st.opt.Files {
+			if err := st.mapping.Drain(ctx); err != nil {
+				return n + last, err
+			}
+		}
+	}
+	return n + st.opt.Files, nil
+}
+
+// uploadChunk is how many generated files go up before the queue is worked off.
+const uploadChunk = 500
+
+// uploadGenerated uploads generated files first to last-1, eight at a time.
+func (st *stack) uploadGenerated(ctx context.Context, first, last int) error {
 	client := st.s3.Client()
 	var mu sync.Mutex
 	var firstErr error
 	sem := make(chan struct{}, 8)
 	var wg sync.WaitGroup
-	for i := range st.opt.Files {
+	for i := first; i < last; i++ {
 		sem <- struct{}{}
 		wg.Add(1)
 		go func(i int) {
@@ -183,7 +206,7 @@ func (st *stack) uploadDataset(ctx context.Context) (int, error) {
 		}(i)
 	}
 	wg.Wait()
-	return n + st.opt.Files, firstErr
+	return firstErr
 }
 
 // uploadSamples puts the sample files of testdata/data (valid and invalid ones) under

@@ -184,6 +184,8 @@ func (st *stack) startSnowflake(ctx context.Context) error {
 			ARN: "arn:aws:sts::" + account + ":assumed-role/" + loaderRoleName + "/s3-snowflake-loader-loader",
 		}},
 		Logger: st.logger("snowflake.jsonl", nil),
+		// The database grows with every run; its buffers should not grow the process.
+		MemoryLimit: "256MB",
 	})
 	if err != nil {
 		return fmt.Errorf("start the Snowflake emulator: %w", err)

@@ -41,6 +41,10 @@ type Config struct {
 	Logger *slog.Logger
 	// Clock is the time signatures are checked against; nil is time.Now.
 	Clock func() time.Time
+	// MemoryLimit caps DuckDB's buffer memory (for example "256MB"); beyond it DuckDB spills
+	// to disk, so a growing database does not grow the process. "" keeps DuckDB's default
+	// (most of the machine's memory).
+	MemoryLimit string
 }
 
 // Server is a Snowflake account on a loopback port.
@@ -106,7 +110,13 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	connector, err := duckdb.NewConnector(cfg.Path, func(execer driver.ExecerContext) error {
 		// Snowflake sessions here run in UTC (the TIMEZONE login parameter says so), and
 		// DuckDB converts TIMESTAMPTZ to dates in its session time zone.
-		_, err := execer.ExecContext(context.Background(), "SET TimeZone = 'UTC'", nil)
+		if _, err := execer.ExecContext(context.Background(), "SET TimeZone = 'UTC'", nil); err != nil {
+			return err
+		}
+		if cfg.MemoryLimit == "" {
+			return nil
+		}
+		_, err := execer.ExecContext(context.Background(), "SET memory_limit = '"+strings.ReplaceAll(cfg.MemoryLimit, "'", "")+"'", nil)
 		return err
 	})
 	if err != nil {
