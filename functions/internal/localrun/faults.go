@@ -21,12 +21,17 @@ import (
 )
 
 // faults injects transient failures at the three places production sees them: S3 reads,
-// Snowflake statements and Lambda invocations. Each is a fair coin weighted by rate; the
-// seed makes a run's faults repeatable.
+// Snowflake statements and Lambda invocations. Each is a coin weighted by rate, drawn from a
+// seeded generator. A transient fault is one that a retry gets past, so the retry of a read
+// or of an SQS delivery that just failed is not faulted again; without that, a rate of 0.2
+// would also test how many retries a pipeline affords, not whether it loses or duplicates
+// anything.
 type faults struct {
 	rate float64
 	mu   sync.Mutex
 	rng  *rand.Rand
+	// faulted holds the S3 paths and SQS message ids whose last try was faulted.
+	faulted map[string]bool
 
 	S3Reads     atomic.Int64
 	Statements  atomic.Int64
@@ -34,7 +39,30 @@ type faults struct {
 }
 
 func newFaults(rate float64, seed int64) *faults {
-	return &faults{rate: rate, rng: rand.New(rand.NewPCG(uint64(seed), 0x5eed))}
+	return &faults{rate: rate, rng: rand.New(rand.NewPCG(uint64(seed), 0x5eed)), faulted: map[string]bool{}}
+}
+
+// hitOnce draws for one of ids, unless any of them was faulted on its last try.
+func (f *faults) hitOnce(ids ...string) bool {
+	if f == nil || f.rate <= 0 {
+		return false
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	retry := false
+	for _, id := range ids {
+		if f.faulted[id] {
+			retry = true
+			delete(f.faulted, id)
+		}
+	}
+	if retry || f.rng.Float64() >= f.rate {
+		return false
+	}
+	for _, id := range ids {
+		f.faulted[id] = true
+	}
+	return true
 }
 
 func (f *faults) hit() bool {
@@ -49,7 +77,7 @@ func (f *faults) hit() bool {
 // s3 wraps the S3 endpoint: a read of an incoming object may get S3's 503 SlowDown.
 func (f *faults) s3(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/"+incomingPrefix) && f.hit() {
+		if r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/"+incomingPrefix) && f.hitOnce(r.URL.Path) {
 			f.S3Reads.Add(1)
 			w.Header().Set("Content-Type", "application/xml")
 			w.WriteHeader(http.StatusServiceUnavailable)
@@ -146,7 +174,11 @@ func (f *faults) lambda(fn asl.LambdaFunc) asl.LambdaFunc {
 // to be delivered again.
 func (f *faults) validator(h sqslocal.Handler) sqslocal.Handler {
 	return func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
-		if f.hit() {
+		ids := make([]string, len(ev.Records))
+		for i, r := range ev.Records {
+			ids[i] = r.MessageId
+		}
+		if f.hitOnce(ids...) {
 			f.Invocations.Add(1)
 			return events.SQSEventResponse{}, fmt.Errorf("Lambda was unable to run the function (injected fault)")
 		}
