@@ -89,9 +89,9 @@ func (f *faults) s3(next http.Handler) http.Handler {
 }
 
 // snowflakeProxy stands between the driver and the emulator, like the network does. With
-// probability rate, a load attempt (which starts by creating its stage table) gets one of its
-// following statements answered with the error Snowflake gives when a statement is cancelled
-// by a warehouse timeout; that statement does not run. Drawing once per attempt, not per
+// probability rate, a load attempt (which starts by filling its stage table) gets one of its
+// statements answered with the error Snowflake gives when a statement is cancelled by a
+// warehouse timeout; that statement does not run. Drawing once per attempt, not per
 // statement, makes the rate mean what it says for a load: a fifth of attempts fail at 0.2.
 func (f *faults) snowflakeProxy(target string) (*http.Server, string, error) {
 	u, err := url.Parse(target)
@@ -116,8 +116,12 @@ func (f *faults) snowflakeProxy(target string) (*http.Server, string, error) {
 		sql := strings.ToUpper(strings.TrimSpace(req.SQL))
 
 		mu.Lock()
-		if strings.HasPrefix(sql, "CREATE OR REPLACE TEMPORARY TABLE") && f.hit() {
+		switch {
+		case strings.HasPrefix(sql, "INSERT OVERWRITE INTO LOAD_STAGE") && f.hit():
 			pending[session] = f.pick(5)
+		case sql == "COMMIT" || sql == "ROLLBACK":
+			// A fault not reached by the end of its attempt is dropped.
+			delete(pending, session)
 		}
 		left, armed := pending[session]
 		fire := false

@@ -33,7 +33,7 @@ func (s *Server) command(ctx context.Context, sess *session, cmd *snowsql.Comman
 		return statusResult(typeDDL, executed), nil
 	case "ALTER":
 		if cmd.Object == "SESSION" {
-			return statusResult(typeSession, executed), nil
+			return s.alterSession(ctx, sess, cmd)
 		}
 		if cmd.Object == "ACCOUNT" {
 			return statusResult(typeDDL, executed), nil
@@ -67,6 +67,37 @@ func (s *Server) command(ctx context.Context, sess *session, cmd *snowsql.Comman
 		return nil, err
 	}
 	return statusResult(typeDDL, msg), nil
+}
+
+// alterSession applies the session parameters the emulator models: AUTOCOMMIT. Others are
+// accepted and change nothing.
+func (s *Server) alterSession(ctx context.Context, sess *session, cmd *snowsql.Command) (*result, error) {
+	auto, set := true, false
+	if v, ok := cmd.Props["AUTOCOMMIT"]; ok {
+		switch strings.ToUpper(strings.Trim(v, "'")) {
+		case "TRUE", "ON", "1":
+		case "FALSE", "OFF", "0":
+			auto = false
+		default:
+			return nil, compileError("invalid value [%s] for parameter 'AUTOCOMMIT'", v)
+		}
+		set = true
+	}
+	for _, name := range cmd.Unset {
+		if name == "AUTOCOMMIT" {
+			auto, set = true, true
+		}
+	}
+	if set && sess.manualCommit != !auto {
+		// A change of commit mode ends the open transaction the way a DDL statement does.
+		if sess.inTx {
+			if err := s.endTx(ctx, sess, true); err != nil {
+				return nil, err
+			}
+		}
+		sess.manualCommit = !auto
+	}
+	return statusResult(typeSession, executed), nil
 }
 
 func (s *Server) use(ctx context.Context, sess *session, cmd *snowsql.Command) (*result, error) {

@@ -36,10 +36,14 @@ type session struct {
 	conn   *sql.Conn
 	temps  map[string]bool // temporary tables, by DB.SCHEMA.TABLE
 	vars   map[string]snowsql.Var
-	inTx   bool // the client sent BEGIN
+	inTx   bool // the client sent BEGIN, or a statement opened a transaction with AUTOCOMMIT off
 	duckTx bool // a DuckDB transaction is open
 	locked bool // the session holds the server's write lock
 	closed bool
+
+	// manualCommit is AUTOCOMMIT = FALSE: a statement run outside a transaction opens one,
+	// which lasts until COMMIT, ROLLBACK or a statement that commits by itself (DDL).
+	manualCommit bool
 }
 
 func newToken() string {

@@ -88,8 +88,12 @@ func (s *Server) atomically(ctx context.Context, sess *session, fn func() error)
 }
 
 // inTx runs fn where the session's statements belong: in its transaction when the client
-// opened one, else on its own, holding the write lock when it writes.
+// opened one, else on its own, holding the write lock when it writes. With AUTOCOMMIT off,
+// a query or DML statement outside a transaction opens one, as Snowflake does.
 func (s *Server) inTx(ctx context.Context, sess *session, write bool, fn func() (*result, error)) (*result, error) {
+	if sess.manualCommit {
+		sess.inTx = true
+	}
 	if sess.inTx {
 		if err := s.joinTx(ctx, sess); err != nil {
 			return nil, err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
+	"fmt"
 	"io"
 	"log/slog"
 	"sync"
@@ -72,10 +73,15 @@ func (c *Client) Close() error {
 	return err
 }
 
-// Ping logs in if needed and runs a trivial statement.
+// Ping logs in if needed and runs a trivial statement. With AUTOCOMMIT off that statement
+// opens a transaction, which the ROLLBACK ends: a session goes back to the pool with none.
 func (c *Client) Ping(ctx context.Context) error {
 	return c.withConn(ctx, "ping", func(conn *sql.Conn) error {
-		return conn.PingContext(ctx)
+		if err := conn.PingContext(ctx); err != nil {
+			return err
+		}
+		_, err := conn.ExecContext(ctx, "ROLLBACK")
+		return err
 	})
 }
 
@@ -149,7 +155,9 @@ func (c *Client) try(ctx context.Context, fn func(*sql.Conn) error) error {
 }
 
 // countingConnector counts and logs each new driver connection: with WIF every connection is
-// a login, so the count is the number of sessions this container opened.
+// a login, so the count is the number of sessions this container opened. It also prepares
+// each new session for batches (sessionSetup), so that a session opened again after its
+// predecessor died is prepared like the first.
 type countingConnector struct {
 	driver.Connector
 	client *Client
@@ -169,5 +177,24 @@ func (cc countingConnector) Connect(ctx context.Context) (driver.Conn, error) {
 	n := c.logins.Add(1)
 	c.log.InfoContext(ctx, "snowflake login",
 		"account", c.cfg.Account, "user", c.cfg.User, "role", c.cfg.Role, "logins", n)
+	if err := setUp(ctx, conn); err != nil {
+		// Closing logs the half-prepared session out; the pool never sees it.
+		_ = conn.Close()
+		return nil, err
+	}
 	return conn, nil
+}
+
+// setUp runs sessionSetup on a new driver connection.
+func setUp(ctx context.Context, conn driver.Conn) error {
+	ex, ok := conn.(driver.ExecerContext)
+	if !ok {
+		return fmt.Errorf("snowflake driver connection %T cannot execute statements directly", conn)
+	}
+	for _, q := range sessionSetup() {
+		if _, err := ex.ExecContext(ctx, q, nil); err != nil {
+			return fmt.Errorf("set up session (%s): %w", q, err)
+		}
+	}
+	return nil
 }

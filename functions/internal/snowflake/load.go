@@ -3,6 +3,7 @@ package snowflake
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"strings"
@@ -28,28 +29,33 @@ type FileResult struct {
 var errConcurrentLoad = errors.New("another load changed FILE_LOADS for a key of this batch while it loaded; nothing was committed")
 
 // Load writes the batch in one session and one transaction, with the same statements whatever
-// the number of files and records:
+// the number of files and records. Each session is set up once, when it opens (sessionSetup):
+// ALTER SESSION SET AUTOCOMMIT = FALSE, and CREATE OR REPLACE TEMPORARY TABLE LOAD_STAGE
+// (DDL commits by itself in Snowflake, so it runs while no transaction is open). Each batch
+// then sends:
 //
-//  1. CREATE OR REPLACE TEMPORARY TABLE LOAD_STAGE  (DDL commits by itself in Snowflake, so it
-//     runs before the transaction)
-//  2. INSERT INTO LOAD_STAGE ... VALUES (?, ?, ?)  one array bind: a row per file, a row per record
-//  3. BEGIN
-//  4. SELECT the versions FILE_LOADS holds for the batch's keys, to decide each file's status
-//  5. MERGE INTO FILE_LOADS                        the winners, with CURRENT_USER/CURRENT_ROLE
-//  6. DELETE FROM <table>                          all rows of the winners' keys
-//  7. INSERT INTO <table> SELECT PARSE_JSON(...)   the winners' records with their metadata
-//  8. COMMIT
+//  1. INSERT OVERWRITE INTO LOAD_STAGE ... VALUES (?, ?, ?)  one array bind: a row per file, a
+//     row per record, in place of the previous batch's rows; with AUTOCOMMIT off it opens the
+//     transaction, so no BEGIN is sent
+//  2. SELECT the versions FILE_LOADS holds for the batch's keys, to decide each file's status
+//  3. MERGE INTO FILE_LOADS                        the winners, with CURRENT_USER/CURRENT_ROLE
+//  4. DELETE FROM <table>                          all rows of the winners' keys
+//  5. INSERT INTO <table> SELECT PARSE_JSON(...)   the winners' records with their metadata
+//  6. COMMIT
 //
-// When every file is older than what is loaded, 5 to 7 are left out. Statement 2 becomes a
-// stage upload on real Snowflake once the batch has more bind values than the account's
-// CLIENT_STAGE_ARRAY_BINDING_THRESHOLD; the driver does that by itself.
+// When every file is older than what is loaded, 3 to 5 are left out. When a statement fails,
+// a ROLLBACK follows. Statement 1 becomes a stage upload on real Snowflake once the batch has
+// more bind values than the account's CLIENT_STAGE_ARRAY_BINDING_THRESHOLD; the driver does
+// that by itself, with a CREATE TEMPORARY STAGE and a PUT before it (the DDL is harmless
+// there: no transaction is open before statement 1).
 //
-// Why these: BenchmarkLoad counts, on the emulator, 8 statements per batch for 1, 10 and 100
-// files of 1,000 records, and one login for the whole run. Loading each file on a connection
-// of its own, as the Python demo does, costs a login and 8 statements per file: 100 logins and
-// 800 statements for the 100-file batch, and 7 times the time (3.5 s against 0.49 s on the
-// emulator). Step 4 costs one statement and buys exact per-file statuses, plus a check (the
-// MERGE and INSERT row counts) that no concurrent load of the same key slipped in between.
+// Why these: BenchmarkLoad counts, on the emulator, 6 statements per batch for 1, 10 and 100
+// files of 1,000 records, and one login (with its 2 setup statements) for the whole run.
+// Loading each file on a connection of its own, as the Python demo does, costs a login and 8
+// statements per file: 100 logins and 800 statements for the 100-file batch, and about 6
+// times the time (2.4 s against 0.37 s on the emulator). Step 2 costs one statement and buys
+// exact per-file statuses, plus a check (the MERGE and INSERT row counts) that no concurrent
+// load of the same key slipped in between.
 func (c *Client) Load(ctx context.Context, b *Batch) (*Result, error) {
 	if err := b.check(); err != nil {
 		return nil, &Error{Name: NameSQL, Op: "load batch", Err: err}
@@ -71,41 +77,48 @@ func (c *Client) Load(ctx context.Context, b *Batch) (*Result, error) {
 
 func load(ctx context.Context, conn *sql.Conn, b *Batch) (res *Result, err error) {
 	st := statements{table: b.Table}
-	if _, err := conn.ExecContext(ctx, st.createStage()); err != nil {
-		return nil, fmt.Errorf("create stage table: %w", err)
-	}
+	defer func() {
+		if err != nil {
+			rollback(ctx, conn, err)
+		}
+	}()
+	// The session runs with AUTOCOMMIT off (sessionSetup): this first statement opens the
+	// batch's transaction, which lasts until the COMMIT below.
 	_, err = conn.ExecContext(ctx, st.insertStage(),
 		gosnowflake.Array(&b.fileNo), gosnowflake.Array(&b.recordNo), gosnowflake.Array(&b.payload))
 	if err != nil {
 		return nil, fmt.Errorf("stage %d rows: %w", len(b.fileNo), err)
 	}
-
-	tx, err := conn.BeginTx(ctx, nil)
-	if err != nil {
-		return nil, fmt.Errorf("begin: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			// The transaction's work is discarded; a failed rollback changes nothing
-			// about that (Snowflake rolls back a session's open transaction when it ends).
-			_ = tx.Rollback()
-		}
-	}()
-
-	loaded, err := selectLoaded(ctx, tx, st)
+	loaded, err := selectLoaded(ctx, conn, st)
 	if err != nil {
 		return nil, err
 	}
 	res, plan := decide(b, loaded)
 	if len(plan.winners()) > 0 {
-		if err := plan.apply(ctx, tx, st, b); err != nil {
+		if err := plan.apply(ctx, conn, st, b); err != nil {
 			return nil, err
 		}
 	}
-	if err := tx.Commit(); err != nil {
+	if _, err := conn.ExecContext(ctx, "COMMIT"); err != nil {
 		return nil, fmt.Errorf("commit: %w", err)
 	}
 	return res, nil
+}
+
+// rollback ends the transaction of a batch that failed with cause. The next batch on the
+// session must not start inside it, or its COMMIT would commit this batch's work; so when the
+// ROLLBACK fails too, the connection is discarded instead of pooled (Snowflake rolls back the
+// open transaction of a session that ends). A dead session needs neither: its transaction
+// ended with it, and the caller drops the connection.
+func rollback(ctx context.Context, conn *sql.Conn, cause error) {
+	if deadSession(cause) {
+		return
+	}
+	// The batch's context may be what failed; the ROLLBACK is bounded by the driver's
+	// request timeout instead.
+	if _, err := conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK"); err != nil {
+		_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+	}
 }
 
 // loadedVersion is what FILE_LOADS says is loaded for a key.
@@ -117,8 +130,8 @@ type loadedVersion struct {
 	EventTime sql.NullTime
 }
 
-func selectLoaded(ctx context.Context, tx *sql.Tx, st statements) (map[int]loadedVersion, error) {
-	rows, err := tx.QueryContext(ctx, st.selectLoaded())
+func selectLoaded(ctx context.Context, conn *sql.Conn, st statements) (map[int]loadedVersion, error) {
+	rows, err := conn.QueryContext(ctx, st.selectLoaded())
 	if err != nil {
 		return nil, fmt.Errorf("read FILE_LOADS: %w", err)
 	}
@@ -194,23 +207,23 @@ func against(f File, prev loadedVersion) Status {
 
 // apply runs the MERGE, DELETE and INSERT of the plan and checks that each touched as many
 // rows as planned: fewer means a concurrent load committed a version in between.
-func (p plan) apply(ctx context.Context, tx *sql.Tx, st statements, b *Batch) error {
+func (p plan) apply(ctx context.Context, conn *sql.Conn, st statements, b *Batch) error {
 	loadID, loadedAt := b.LoadID, formatTime(b.LoadedAt.UTC())
 	if b.LoadedAt.IsZero() {
 		loadedAt = formatTime(time.Now().UTC())
 	}
 	winners := p.winners()
-	n, err := execCount(ctx, tx, st.merge(p.fresh, p.replace), loadID, loadedAt)
+	n, err := execCount(ctx, conn, st.merge(p.fresh, p.replace), loadID, loadedAt)
 	if err != nil {
 		return fmt.Errorf("merge FILE_LOADS: %w", err)
 	}
 	if n != int64(len(winners)) {
 		return fmt.Errorf("merge FILE_LOADS changed %d rows, planned %d: %w", n, len(winners), errConcurrentLoad)
 	}
-	if _, err := tx.ExecContext(ctx, st.deleteRows(winners)); err != nil {
+	if _, err := conn.ExecContext(ctx, st.deleteRows(winners)); err != nil {
 		return fmt.Errorf("delete replaced rows from %s: %w", b.Table, err)
 	}
-	n, err = execCount(ctx, tx, st.insertRows(winners), loadID, loadedAt)
+	n, err = execCount(ctx, conn, st.insertRows(winners), loadID, loadedAt)
 	if err != nil {
 		return fmt.Errorf("insert into %s: %w", b.Table, err)
 	}
@@ -220,8 +233,8 @@ func (p plan) apply(ctx context.Context, tx *sql.Tx, st statements, b *Batch) er
 	return nil
 }
 
-func execCount(ctx context.Context, tx *sql.Tx, query string, args ...any) (int64, error) {
-	r, err := tx.ExecContext(ctx, query, args...)
+func execCount(ctx context.Context, conn *sql.Conn, query string, args ...any) (int64, error) {
+	r, err := conn.ExecContext(ctx, query, args...)
 	if err != nil {
 		return 0, err
 	}

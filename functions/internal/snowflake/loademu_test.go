@@ -167,7 +167,7 @@ func TestTransientFaultLeavesNoPartialRows(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			// The fault hits the INSERT INTO RAW_DATA, after the MERGE and the DELETE of the
 			// same transaction have run.
-			hook := newFaultAfter("INSERT INTO LOAD_STAGE", tt.fault)
+			hook := newFaultAfter("INSERT OVERWRITE INTO LOAD_STAGE", tt.fault)
 			s := emulatorLogging(t, slog.New(hook))
 			c := newClient(t, s, nil)
 			ctx := context.Background()
@@ -181,6 +181,7 @@ func TestTransientFaultLeavesNoPartialRows(t *testing.T) {
 			assert.Equal(t, NameTransient, Classify(err))
 			assert.Contains(t, err.Error(), "insert into RAW_DATA")
 			assert.Equal(t, stats.Statements["MERGE"]+1, s.Stats().Statements["MERGE"], "the MERGE ran before the fault")
+			assert.Equal(t, stats.Statements["ROLLBACK"]+1, s.Stats().Statements["ROLLBACK"], "the batch's transaction was rolled back")
 
 			// Nothing of the failed batch is visible: not its rows, not its FILE_LOADS rows,
 			// and the rows it would have replaced are still there.
@@ -199,6 +200,35 @@ func TestTransientFaultLeavesNoPartialRows(t *testing.T) {
 	}
 }
 
+// TestFailedRollbackDiscardsSession: when a failed batch cannot be rolled back, its session
+// may still hold the batch's uncommitted MERGE and DELETE. The next batch must not run inside
+// that transaction (its COMMIT would commit them), so the session is dropped for a new one.
+func TestFailedRollbackDiscardsSession(t *testing.T) {
+	hook := newFaultAfter("INSERT OVERWRITE INTO LOAD_STAGE", sfemu.Fault{Kind: "INSERT", Count: 1, Code: "000630", SQLState: "57014",
+		Message: "Statement reached its statement or warehouse timeout of 60 second(s) and was canceled."})
+	s := emulatorLogging(t, slog.New(hook))
+	c := newClient(t, s, nil)
+	ctx := context.Background()
+	_, err := c.Load(ctx, newBatch("load-0", fileVersion("a.json", "v1", "0A", 2)))
+	require.NoError(t, err)
+
+	hook.server = s
+	s.InjectFault(sfemu.Fault{Kind: "ROLLBACK", Count: 1})
+	batch := func() *Batch {
+		return newBatch("load-1", fileVersion("a.json", "v2", "0B", 5), fileVersion("b.json", "v1", "01", 4))
+	}
+	_, err = c.Load(ctx, batch())
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "insert into RAW_DATA")
+
+	res, err := c.Load(ctx, batch())
+	require.NoError(t, err)
+	assert.Equal(t, []Status{StatusReplaced, StatusLoaded}, statuses(res), "decided against what was committed")
+	assert.Equal(t, int64(2), c.Logins(), "the session left in doubt was replaced")
+	assert.Equal(t, map[string]int64{"v2": 5}, rowsOf(t, s, "a.json"))
+	assert.Equal(t, map[string]int64{"v1": 4}, rowsOf(t, s, "b.json"))
+}
+
 func TestLoadStatementsAreConstant(t *testing.T) {
 	s := emulator(t)
 	c := newClient(t, s, nil)
@@ -215,7 +245,32 @@ func TestLoadStatementsAreConstant(t *testing.T) {
 		require.NoError(t, err)
 		perBatch = append(perBatch, s.Stats().TotalStatements)
 	}
-	assert.Equal(t, []int64{8, 8, 8}, perBatch, "the same statements whatever the files and rows")
+	assert.Equal(t, []int64{6, 6, 6}, perBatch, "the same statements whatever the files and rows")
+	st := s.Stats().Statements
+	assert.Zero(t, st["BEGIN"], "AUTOCOMMIT is off: the first statement opens the transaction")
+	assert.Zero(t, st["CREATE"]+st["ALTER"], "the session was set up once, at login")
+}
+
+func TestSessionIsSetUpOncePerLogin(t *testing.T) {
+	s := emulator(t)
+	c := newClient(t, s, nil)
+	ctx := context.Background()
+	for i := range 3 {
+		_, err := c.Load(ctx, newBatch(fmt.Sprintf("load-%d", i), fileVersion(fmt.Sprintf("o%d.json", i), "v1", "0A", 2)))
+		require.NoError(t, err)
+	}
+	s.ExpireMasterTokens()
+	_, err := c.Load(ctx, newBatch("load-3", fileVersion("o3.json", "v1", "0A", 2)))
+	require.NoError(t, err)
+
+	st := s.Stats()
+	assert.Equal(t, int64(2), st.Logins)
+	assert.Equal(t, st.Logins, st.Statements["ALTER"], "one ALTER SESSION per session")
+	assert.Equal(t, st.Logins, st.Statements["CREATE"], "one stage table per session")
+	assert.Equal(t, int64(4), st.Statements["COMMIT"])
+	// Each batch saw only its own rows in the stage, or a file would count twice.
+	assert.Equal(t, int64(8), count(t, s, "SELECT COUNT(*) FROM LOADER_DB.RAW.RAW_DATA"))
+	assert.Equal(t, int64(4), count(t, s, "SELECT COUNT(*) FROM LOADER_DB.RAW.FILE_LOADS"))
 }
 
 func TestMissingTableIsSQLError(t *testing.T) {
@@ -257,17 +312,15 @@ func TestStaleDecisionIsDetected(t *testing.T) {
 			conn, err := c.pool().Conn(ctx)
 			require.NoError(t, err)
 			defer conn.Close()
-			_, err = conn.ExecContext(ctx, st.createStage())
-			require.NoError(t, err)
+			// The batch's transaction as load opens it: the session runs with AUTOCOMMIT off.
 			_, err = conn.ExecContext(ctx, st.insertStage(), gosnowflake.Array(&b.fileNo), gosnowflake.Array(&b.recordNo), gosnowflake.Array(&b.payload))
 			require.NoError(t, err)
-			tx, err := conn.BeginTx(ctx, nil)
-			require.NoError(t, err)
 
-			err = tt.plan.apply(ctx, tx, st, b)
+			err = tt.plan.apply(ctx, conn, st, b)
 			require.ErrorIs(t, err, errConcurrentLoad)
 			assert.Equal(t, NameTransient, Classify(err))
-			require.NoError(t, tx.Rollback())
+			_, err = conn.ExecContext(ctx, "ROLLBACK")
+			require.NoError(t, err)
 			assert.Equal(t, map[string]int64{"v1": 3}, rowsOf(t, s, "a.json"))
 			assert.Equal(t, "v1", fmt.Sprint(fileLoad(t, s, "a.json")[0]))
 		})

@@ -24,7 +24,25 @@ var FileLoadsColumns = []string{
 // stageTable holds a batch for the length of a session. A temporary table lives only in the
 // session that creates it, so concurrent loaders never see each other's rows; its name must
 // not be that of a permanent table in the schema (Snowflake then demands ownership of it).
+// It is created once per session, when the session opens, and each batch replaces its rows.
 const stageTable = "LOAD_STAGE"
+
+// sessionSetup runs once on each new session, before its first batch. AUTOCOMMIT off makes
+// the first statement of a batch open its transaction, so no BEGIN is sent, and leaves it
+// open until the batch's COMMIT or ROLLBACK. The stage table is created while no transaction
+// is open (DDL commits one). CREATE OR REPLACE rather than IF NOT EXISTS: the session is
+// new, so there is nothing to replace, and a permanent table of the same name makes it
+// fail instead of being silently written to.
+func sessionSetup() []string {
+	cols := make([]string, len(stageColumns))
+	for i, c := range stageColumns {
+		cols[i] = c.name + " " + c.typ
+	}
+	return []string{
+		"ALTER SESSION SET AUTOCOMMIT = FALSE",
+		fmt.Sprintf("CREATE OR REPLACE TEMPORARY TABLE %s (%s)", stageTable, strings.Join(cols, ", ")),
+	}
+}
 
 // stageColumns are the stage table's columns, in the order Batch binds them. The payload is
 // VARCHAR because Snowflake refuses PARSE_JSON in the VALUES clause of an array-bound INSERT
@@ -61,21 +79,15 @@ type statements struct {
 	table string
 }
 
-func (st statements) createStage() string {
-	cols := make([]string, len(stageColumns))
-	for i, c := range stageColumns {
-		cols[i] = c.name + " " + c.typ
-	}
-	return fmt.Sprintf("CREATE OR REPLACE TEMPORARY TABLE %s (%s)", stageTable, strings.Join(cols, ", "))
-}
-
+// insertStage replaces the stage's rows (the previous batch's) with the batch's. As the
+// first statement of the batch, it opens the batch's transaction.
 func (st statements) insertStage() string {
 	names := make([]string, len(stageColumns))
 	marks := make([]string, len(stageColumns))
 	for i, c := range stageColumns {
 		names[i], marks[i] = c.name, "?"
 	}
-	return fmt.Sprintf("INSERT INTO %s (%s) VALUES (%s)", stageTable, strings.Join(names, ", "), strings.Join(marks, ", "))
+	return fmt.Sprintf("INSERT OVERWRITE INTO %s (%s) VALUES (%s)", stageTable, strings.Join(names, ", "), strings.Join(marks, ", "))
 }
 
 // selectLoaded reads, for each staged file whose key is in FILE_LOADS, the version loaded now.

@@ -188,8 +188,28 @@ func readProps(s *Stmt, nodes []*node) (map[string]string, error) {
 
 func (s *Stmt) alterCommand() (*Command, bool, error) {
 	obj := s.word(1)
-	if obj == "SESSION" || obj == "ACCOUNT" {
+	if obj == "ACCOUNT" {
 		return &Command{Verb: "ALTER", Object: obj}, true, nil
+	}
+	if obj == "SESSION" {
+		// ALTER SESSION SET name = value [, ...] or UNSET name [, ...]: the emulator acts on
+		// the parameters it models (AUTOCOMMIT) and accepts the others.
+		cmd := &Command{Verb: "ALTER", Object: obj}
+		rest := s.nodes[2:]
+		switch {
+		case len(rest) > 0 && rest[0].isWord("SET"):
+			props, err := readProps(s, rest[1:])
+			cmd.Props = props
+			return cmd, true, err
+		case len(rest) > 0 && rest[0].isWord("UNSET"):
+			for _, p := range splitCommas(rest[1:]) {
+				if len(p) != 1 || !p[0].isName() {
+					return nil, true, s.syntaxAt(3)
+				}
+				cmd.Unset = append(cmd.Unset, p[0].Upper())
+			}
+		}
+		return cmd, true, nil
 	}
 	if !accountObject(obj) {
 		return nil, false, nil

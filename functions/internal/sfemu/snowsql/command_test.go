@@ -23,6 +23,8 @@ func TestCommand(t *testing.T) {
 		{"drop database", "DROP DATABASE IF EXISTS db CASCADE", &Command{Verb: "DROP", Object: "DATABASE", Name: Name{"DB"}, IfExists: true}},
 		{"alter user set", "ALTER USER IF EXISTS u SET DEFAULT_ROLE = r", &Command{Verb: "ALTER", Object: "USER", Name: Name{"U"}, IfExists: true, Props: map[string]string{"DEFAULT_ROLE": "R"}}},
 		{"alter user unset", "ALTER USER u UNSET WORKLOAD_IDENTITY", &Command{Verb: "ALTER", Object: "USER", Name: Name{"U"}, Unset: []string{"WORKLOAD_IDENTITY"}}},
+		{"alter session set", "ALTER SESSION SET AUTOCOMMIT = FALSE", &Command{Verb: "ALTER", Object: "SESSION", Props: map[string]string{"AUTOCOMMIT": "FALSE"}}},
+		{"alter session unset", "ALTER SESSION UNSET AUTOCOMMIT", &Command{Verb: "ALTER", Object: "SESSION", Unset: []string{"AUTOCOMMIT"}}},
 		{"grant role to user", "GRANT ROLE loader_role TO USER bot", &Command{Verb: "GRANT", Privileges: "ROLE", Role: Name{"LOADER_ROLE"}, GranteeKind: "USER", Grantee: Name{"BOT"}}},
 		{"grant privileges", "GRANT INSERT, SELECT ON ALL TABLES IN SCHEMA db.raw TO ROLE loader_role",
 			&Command{Verb: "GRANT", Privileges: "INSERT, SELECT", On: "ALL TABLES IN SCHEMA DB.RAW", GranteeKind: "ROLE", Grantee: Name{"LOADER_ROLE"}}},

@@ -125,16 +125,20 @@ func TestBulk(t *testing.T) {
 	cases := []struct {
 		name, in, want string
 		ok             bool
+		pre            []string
 	}{
 		{"plain values", "INSERT INTO stage (line, n) VALUES (?, ?)",
-			`INSERT INTO temp.main."STAGE" ("LINE", "N") SELECT sfemu_binds.b1, sfemu_binds.b2 FROM sfemu_binds`, true},
+			`INSERT INTO temp.main."STAGE" ("LINE", "N") SELECT sfemu_binds.b1, sfemu_binds.b2 FROM sfemu_binds`, true, nil},
+		{"overwrite empties the table first", "INSERT OVERWRITE INTO stage (line, n) VALUES (?, ?)",
+			`INSERT INTO temp.main."STAGE" ("LINE", "N") SELECT sfemu_binds.b1, sfemu_binds.b2 FROM sfemu_binds`, true,
+			[]string{`DELETE FROM temp.main."STAGE"`}},
 		{"values into a variant column", "INSERT INTO raw_data (payload, record_number) VALUES (?, ?)",
-			`INSERT INTO "LOADER_DB__RAW"."RAW_DATA" ("PAYLOAD", "RECORD_NUMBER") SELECT to_json(sfemu_binds.b1), sfemu_binds.b2 FROM sfemu_binds`, true},
+			`INSERT INTO "LOADER_DB__RAW"."RAW_DATA" ("PAYLOAD", "RECORD_NUMBER") SELECT to_json(sfemu_binds.b1), sfemu_binds.b2 FROM sfemu_binds`, true, nil},
 		{"select list of expressions", "INSERT INTO raw_data (payload, record_number) SELECT PARSE_JSON(?), ? + 1",
-			`INSERT INTO "LOADER_DB__RAW"."RAW_DATA" ("PAYLOAD", "RECORD_NUMBER") SELECT CAST(sfemu_binds.b1 AS JSON), sfemu_binds.b2 + 1 FROM sfemu_binds`, true},
-		{"insert from a table is not bulk", "INSERT INTO raw_data SELECT * FROM stage WHERE n = ?", "", false},
-		{"several tuples are not bulk", "INSERT INTO stage VALUES (?, 1), (?, 2)", "", false},
-		{"update is not bulk", "UPDATE stage SET n = ? WHERE line = ?", "", false},
+			`INSERT INTO "LOADER_DB__RAW"."RAW_DATA" ("PAYLOAD", "RECORD_NUMBER") SELECT CAST(sfemu_binds.b1 AS JSON), sfemu_binds.b2 + 1 FROM sfemu_binds`, true, nil},
+		{"insert from a table is not bulk", "INSERT INTO raw_data SELECT * FROM stage WHERE n = ?", "", false, nil},
+		{"several tuples are not bulk", "INSERT INTO stage VALUES (?, 1), (?, 2)", "", false, nil},
+		{"update is not bulk", "UPDATE stage SET n = ? WHERE line = ?", "", false, nil},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -145,6 +149,7 @@ func TestBulk(t *testing.T) {
 			require.Equal(t, tc.ok, ok)
 			if ok {
 				assert.Equal(t, tc.want, b.SQL)
+				assert.Equal(t, tc.pre, b.Pre)
 			}
 		})
 	}
