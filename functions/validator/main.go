@@ -15,7 +15,12 @@ import (
 )
 
 func main() {
-	level, levelErr := obs.ParseLevel(os.Getenv("LOG_LEVEL"))
+	// LOG_LEVEL wins; Lambda's own application log level (AWS_LAMBDA_LOG_LEVEL) is the fallback.
+	levelName := os.Getenv("LOG_LEVEL")
+	if levelName == "" {
+		levelName = os.Getenv("AWS_LAMBDA_LOG_LEVEL")
+	}
+	level, levelErr := obs.ParseLevel(levelName)
 	logger := obs.NewLogger(os.Stdout, level)
 	if levelErr != nil {
 		logger.Warn("LOG_LEVEL is not understood; logging at INFO", "error", levelErr.Error())
