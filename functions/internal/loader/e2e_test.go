@@ -72,14 +72,9 @@ func newStack(t *testing.T) *stack {
 
 func useIdentity(t testing.TB, keyID, secret string) {
 	t.Helper()
-	t.Setenv("AWS_ACCESS_KEY_ID", keyID)
-	t.Setenv("AWS_SECRET_ACCESS_KEY", secret)
-	t.Setenv("AWS_SESSION_TOKEN", "")
-	t.Setenv("AWS_REGION", "us-east-1")
-	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
-	t.Setenv("AWS_CONFIG_FILE", "/dev/null")
-	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-	t.Setenv("AWS_PROFILE", "")
+	for k, v := range (sfemu.Identity{AccessKeyID: keyID, SecretAccessKey: secret}).Env() {
+		t.Setenv(k, v)
+	}
 }
 
 func emuConfig(sf *sfemu.Server) snowflake.Config {

@@ -29,6 +29,22 @@ type Identity struct {
 	ARN string
 }
 
+// Env returns the AWS variables under which the Snowflake driver signs its attestation with
+// these credentials, and nothing else: no session token, no profile or shared files, no
+// instance metadata lookup.
+func (id Identity) Env() map[string]string {
+	return map[string]string{
+		"AWS_ACCESS_KEY_ID":           id.AccessKeyID,
+		"AWS_SECRET_ACCESS_KEY":       id.SecretAccessKey,
+		"AWS_SESSION_TOKEN":           "",
+		"AWS_REGION":                  "us-east-1",
+		"AWS_EC2_METADATA_DISABLED":   "true",
+		"AWS_CONFIG_FILE":             "/dev/null",
+		"AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+		"AWS_PROFILE":                 "",
+	}
+}
+
 // Config says where the data lives and whom the emulator lets in.
 type Config struct {
 	// Path is the DuckDB file; "" keeps everything in memory. The file persists between runs.

@@ -59,14 +59,9 @@ func emulatorLogging(t testing.TB, log *slog.Logger) *sfemu.Server {
 // useIdentity sets the AWS variables the driver reads to build its attestation.
 func useIdentity(t testing.TB, keyID, secret string) {
 	t.Helper()
-	t.Setenv("AWS_ACCESS_KEY_ID", keyID)
-	t.Setenv("AWS_SECRET_ACCESS_KEY", secret)
-	t.Setenv("AWS_SESSION_TOKEN", "")
-	t.Setenv("AWS_REGION", "us-east-1")
-	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
-	t.Setenv("AWS_CONFIG_FILE", "/dev/null")
-	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-	t.Setenv("AWS_PROFILE", "")
+	for k, v := range (sfemu.Identity{AccessKeyID: keyID, SecretAccessKey: secret}).Env() {
+		t.Setenv(k, v)
+	}
 }
 
 // emuConfig is the client configuration for s, with short timeouts so a failure is quick.
