@@ -19,7 +19,7 @@ func main() {
 	flag.StringVar(&opt.DataDir, "data", "", "load your own files: every file in this folder is uploaded under incoming/data/ (instead of the demo dataset)")
 	flag.IntVar(&opt.Files, "files", opt.Files, "how many generated files the demo dataset adds to the samples in testdata/data")
 	flag.IntVar(&opt.Records, "records", opt.Records, "events in each generated file")
-	flag.Float64Var(&opt.Faults, "faults", 0, "rate (0 to 1) of transient faults injected at S3 reads, Snowflake statements and Lambda invocations; the result must not change")
+	flag.Float64Var(&opt.Faults, "faults", 0, "rate (0 to 1) of transient faults injected at S3 reads, Snowflake load attempts and Lambda invocations (a retry gets past each); the tables must come out the same")
 	flag.StringVar(&opt.Demo, "demo", "", "fail: Part I of the demo, no Snowflake user trusts the loader's role yet, so its batches land in the dead-letter queue;\nsuccess: Part II, create the user (sql/lambda_wid.sql) and redrive the dead-letter queue")
 	flag.BoolVar(&opt.Redrive, "redrive", false, "move the dead-letter queue's messages back to the ingest queue and process them (no upload)")
 	flag.BoolVar(&asJSON, "json", false, "print the summary as JSON (progress still goes to standard error)")

@@ -87,7 +87,12 @@ func (st *stack) summary(ctx context.Context, uploaded int, took time.Duration) 
 	s.DeadLetter.Errors = map[string]int{}
 	for _, m := range st.dlq.Messages() {
 		s.DeadLetter.Depth++
-		s.DeadLetter.Errors[m.MessageAttributes["ErrorName"]]++
+		name := m.MessageAttributes["ErrorName"]
+		if name == "" {
+			// SQS's redrive policy moved it: the validator failed it maxReceiveCount times.
+			name = fmt.Sprintf("not processed after %d receives", maxReceiveCount)
+		}
+		s.DeadLetter.Errors[name]++
 	}
 	s.Faults.S3Reads, s.Faults.Statements, s.Faults.Invocations = st.faults.S3Reads.Load(), st.faults.Statements.Load(), st.faults.Invocations.Load()
 
