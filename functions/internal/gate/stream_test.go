@@ -2,12 +2,10 @@ package gate
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -108,44 +106,10 @@ func TestConcurrentChecks(t *testing.T) {
 	assert.Equal(t, []int64{2}, want["incoming/one-bad.jsonl"].Skip)
 }
 
-// bomb streams a gzip file of total bytes of "{}\n" lines, compressing as it is read, and
-// counts the decompressed bytes it has produced. Nothing holds the whole stream.
-type bomb struct {
-	pr       *io.PipeReader
-	produced atomic.Int64
-	done     chan struct{}
-}
-
-func newBomb(total int64) *bomb {
-	pr, pw := io.Pipe()
-	b := &bomb{pr: pr, done: make(chan struct{})}
-	go func() {
-		defer close(b.done)
-		zw, _ := gzip.NewWriterLevel(pw, gzip.BestCompression)
-		chunk := bytes.Repeat([]byte("{}\n"), 64<<10/3)
-		for b.produced.Load() < total {
-			n, err := zw.Write(chunk)
-			b.produced.Add(int64(n))
-			if err != nil {
-				return
-			}
-		}
-		pw.CloseWithError(zw.Close())
-	}()
-	return b
-}
-
-func (b *bomb) Read(p []byte) (int, error) { return b.pr.Read(p) }
-
-func (b *bomb) stop() {
-	b.pr.Close()
-	<-b.done
-}
-
 func TestGzipBomb(t *testing.T) {
 	const gib = 1 << 30
-	src := newBomb(gib)
-	defer src.stop()
+	src := gendata.NewBomb(gib)
+	defer src.Close()
 	// The stored size of such a bomb is about 1 MiB; claim it.
 	g := newGate(t, nil)
 	var before, after runtime.MemStats
@@ -153,12 +117,12 @@ func TestGzipBomb(t *testing.T) {
 	res, err := g.Check(context.Background(), "incoming/bomb.ndjson.gz", 1<<20, src)
 	runtime.ReadMemStats(&after)
 	require.NoError(t, err)
-	src.stop()
+	src.Close()
 
 	assert.False(t, res.Accepted)
 	assert.Equal(t, RuleCompressionRatio, res.Rule)
 	assert.Less(t, res.Bytes, int64(16<<20), "the gate stopped within a few MiB")
-	assert.Less(t, src.produced.Load(), int64(gib/8), "far less than the bomb was ever inflated")
+	assert.Less(t, src.Produced(), int64(gib/8), "far less than the bomb was ever inflated")
 	assert.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(64<<20), "memory stays bounded")
 }
 

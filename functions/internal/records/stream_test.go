@@ -2,16 +2,16 @@ package records
 
 import (
 	"bytes"
-	"compress/gzip"
 	"errors"
 	"io"
 	"runtime"
 	"strings"
-	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/keyless-etl/s3-snowflake-loader/functions/internal/gendata"
 )
 
 var errConnReset = errors.New("connection reset by peer")
@@ -60,40 +60,6 @@ func TestReadFailureIsNotAContentError(t *testing.T) {
 	}
 }
 
-// bombSource produces a gzip stream of total bytes of "{}\n" lines, compressing as it is
-// read, and counts the decompressed bytes it has produced. Nothing holds the whole stream.
-type bombSource struct {
-	pr       *io.PipeReader
-	produced atomic.Int64
-	done     chan struct{}
-}
-
-func newBomb(total int64) *bombSource {
-	pr, pw := io.Pipe()
-	b := &bombSource{pr: pr, done: make(chan struct{})}
-	go func() {
-		defer close(b.done)
-		zw, _ := gzip.NewWriterLevel(pw, gzip.BestCompression)
-		chunk := bytes.Repeat([]byte("{}\n"), 64<<10/3)
-		for b.produced.Load() < total {
-			n, err := zw.Write(chunk)
-			b.produced.Add(int64(n))
-			if err != nil {
-				return
-			}
-		}
-		pw.CloseWithError(zw.Close())
-	}()
-	return b
-}
-
-func (b *bombSource) Read(p []byte) (int, error) { return b.pr.Read(p) }
-
-func (b *bombSource) stop() {
-	b.pr.Close()
-	<-b.done
-}
-
 func TestGzipBombStopsEarly(t *testing.T) {
 	const gib = 1 << 30
 	tests := []struct {
@@ -106,8 +72,8 @@ func TestGzipBombStopsEarly(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			bomb := newBomb(gib)
-			defer bomb.stop()
+			bomb := gendata.NewBomb(gib)
+			defer bomb.Close()
 			var before, after runtime.MemStats
 			runtime.ReadMemStats(&before)
 
@@ -124,8 +90,8 @@ func TestGzipBombStopsEarly(t *testing.T) {
 			require.ErrorAs(t, err, &rerr)
 			assert.Equal(t, tt.rule, rerr.Rule)
 			assert.Less(t, rd.BytesRead(), int64(16<<20), "the reader stopped within a few MiB")
-			bomb.stop()
-			assert.Less(t, bomb.produced.Load(), int64(gib/8), "far less than the bomb was ever inflated")
+			bomb.Close()
+			assert.Less(t, bomb.Produced(), int64(gib/8), "far less than the bomb was ever inflated")
 			assert.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(64<<20), "memory stays bounded")
 			assert.Greater(t, records, 1000, "records before the cap were read normally")
 		})
