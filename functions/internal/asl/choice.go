@@ -1,6 +1,7 @@
 package asl
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"sort"
@@ -275,12 +276,12 @@ func compare(op string, v, operand any) bool {
 	case strings.HasPrefix(op, "Numeric"):
 		if a, ok := v.(int64); ok {
 			if b, ok := operand.(int64); ok {
-				return ordered(op, cmpInt(a, b))
+				return ordered(op, cmp.Compare(a, b))
 			}
 		}
 		a, ok1 := number(v)
 		b, ok2 := number(operand)
-		return ok1 && ok2 && ordered(op, cmpFloat(a, b))
+		return ok1 && ok2 && ordered(op, cmp.Compare(a, b))
 	case op == "BooleanEquals":
 		a, ok1 := v.(bool)
 		b, ok2 := operand.(bool)
@@ -309,26 +310,6 @@ func ordered(op string, c int) bool {
 		return c < 0
 	}
 	return c == 0
-}
-
-func cmpInt(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
-
-func cmpFloat(a, b float64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // wildcardMatch implements StringMatches: * matches any run of characters, \* a literal star

@@ -1,16 +1,22 @@
 package snowsql
 
-func (tr *translator) drop(nodes []*node) (*Translation, error) {
-	i := 1
-	kind := ""
+// objectKind reads the object kind after DROP or ALTER (TABLE, VIEW or DYNAMIC TABLE) and
+// returns the index of the node after it.
+func objectKind(nodes []*node) (kind string, next int, ok bool) {
 	switch {
-	case i < len(nodes) && nodes[i].isWord("TABLE"):
-		kind, i = "TABLE", i+1
-	case i < len(nodes) && nodes[i].isWord("VIEW"):
-		kind, i = "VIEW", i+1
-	case i+1 < len(nodes) && nodes[i].isWord("DYNAMIC") && nodes[i+1].isWord("TABLE"):
-		kind, i = "DYNAMIC TABLE", i+2
-	default:
+	case len(nodes) > 1 && nodes[1].isWord("TABLE"):
+		return "TABLE", 2, true
+	case len(nodes) > 1 && nodes[1].isWord("VIEW"):
+		return "VIEW", 2, true
+	case len(nodes) > 2 && nodes[1].isWord("DYNAMIC") && nodes[2].isWord("TABLE"):
+		return "DYNAMIC TABLE", 3, true
+	}
+	return "", 0, false
+}
+
+func (tr *translator) drop(nodes []*node) (*Translation, error) {
+	kind, i, ok := objectKind(nodes)
+	if !ok {
 		return nil, unsupported(tr.src, nodes)
 	}
 	out := &Translation{}
@@ -68,16 +74,8 @@ func (tr *translator) truncate(nodes []*node) (*Translation, error) {
 }
 
 func (tr *translator) alter(nodes []*node) (*Translation, error) {
-	i := 1
-	kind := ""
-	switch {
-	case i < len(nodes) && nodes[i].isWord("TABLE"):
-		kind, i = "TABLE", i+1
-	case i < len(nodes) && nodes[i].isWord("VIEW"):
-		kind, i = "VIEW", i+1
-	case i+1 < len(nodes) && nodes[i].isWord("DYNAMIC") && nodes[i+1].isWord("TABLE"):
-		kind, i = "DYNAMIC TABLE", i+2
-	default:
+	kind, i, ok := objectKind(nodes)
+	if !ok {
 		return nil, unsupported(tr.src, nodes)
 	}
 	out := &Translation{Status: "Statement executed successfully."}
