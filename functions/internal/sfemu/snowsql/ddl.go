@@ -124,14 +124,7 @@ func (tr *translator) createTable(head string, rest []*node) (string, error) {
 	}
 	switch {
 	case i < len(rest) && rest[i].isWord("AS"):
-		q := rest[i+1:]
-		if len(q) == 1 && q[0].startsQuery() {
-			q = q[0].kids
-		}
-		if len(q) == 0 {
-			return "", compileErr("syntax error line 1 at position %d unexpected end of input.", len(tr.src))
-		}
-		sql, err := tr.query(q)
+		sql, err := tr.asQuery(rest[i+1:])
 		if err != nil {
 			return "", err
 		}
@@ -284,16 +277,20 @@ func (tr *translator) createView(head string, rest []*node, dyn *Object) (string
 			return "", compileErr("Missing option(s): [WAREHOUSE].")
 		}
 	}
-	q := rest[i+1:]
+	sql, err := tr.asQuery(rest[i+1:])
+	if err != nil {
+		return "", err
+	}
+	return head + cols + " AS " + sql, nil
+}
+
+// asQuery translates the query after AS in CREATE ... AS, parenthesised or not.
+func (tr *translator) asQuery(q []*node) (string, error) {
 	if len(q) == 1 && q[0].startsQuery() {
 		q = q[0].kids
 	}
 	if len(q) == 0 {
 		return "", compileErr("syntax error line 1 at position %d unexpected end of input.", len(tr.src))
 	}
-	sql, err := tr.query(q)
-	if err != nil {
-		return "", err
-	}
-	return head + cols + " AS " + sql, nil
+	return tr.query(q)
 }
