@@ -62,9 +62,7 @@ func (h *Handler) checkFile(ctx context.Context, messageID string, obj s3event.O
 	// notification is a newer upload with its own notification, and this one is stale.
 	etag := strings.Trim(aws.ToString(got.ETag), `"`)
 	if obj.VersionID == "" && obj.ETag != "" && etag != "" && etag != strings.Trim(obj.ETag, `"`) {
-		log.InfoContext(ctx, "object was overwritten since this notification; its newer notification loads it", "outcome", "skipped")
-		h.count(obs.FilesSkipped, 1)
-		return outcome{kind: outcomeSkipped}
+		return h.skipOverwritten(ctx, log)
 	}
 	size := aws.ToInt64(got.ContentLength)
 	if obj.Size > 0 {
@@ -104,13 +102,11 @@ func (h *Handler) checkFile(ctx context.Context, messageID string, obj s3event.O
 
 // readFailed decides what a failed read means for the message.
 func (h *Handler) readFailed(ctx context.Context, log *slog.Logger, err error) outcome {
-	switch class := awserr.Classify(err); class {
-	case awserr.NotFound, awserr.Precondition:
+	switch awserr.Classify(err) {
+	case awserr.Precondition:
+		return h.skipOverwritten(ctx, log)
+	case awserr.NotFound:
 		h.count(obs.FilesSkipped, 1)
-		if class == awserr.Precondition {
-			log.InfoContext(ctx, "object was overwritten since this notification; its newer notification loads it", "outcome", "skipped")
-			return outcome{kind: outcomeSkipped}
-		}
 		log.InfoContext(ctx, "object no longer exists; nothing to load", "outcome", "skipped", "error", err.Error())
 		return outcome{kind: outcomeSkipped}
 	case awserr.Transient:
@@ -122,6 +118,14 @@ func (h *Handler) readFailed(ctx context.Context, log *slog.Logger, err error) o
 		log.ErrorContext(ctx, "could not read the object; check the validator's permissions", "outcome", "retry", "error", err.Error())
 		return outcome{kind: outcomeRetry}
 	}
+}
+
+// skipOverwritten acknowledges a notification whose object has since been overwritten: the
+// newer upload has a notification of its own, which loads it.
+func (h *Handler) skipOverwritten(ctx context.Context, log *slog.Logger) outcome {
+	h.count(obs.FilesSkipped, 1)
+	log.InfoContext(ctx, "object was overwritten since this notification; its newer notification loads it", "outcome", "skipped")
+	return outcome{kind: outcomeSkipped}
 }
 
 // quarantineKey maps incoming/a/b.json to quarantine/a/b.json.
