@@ -17,25 +17,16 @@ import (
 // the operator's interface, and a task that is missing, undocumented or that fails without
 // saying why is a defect like any other.
 
-// taskInstall is how to get the runner the tests (and operators) use.
-const taskInstall = "go install github.com/go-task/task/v3/cmd/task@v3.54.0"
-
-// taskBinary finds the task runner on PATH or where go install puts it.
+// taskBinary returns the task runner the module pins (go.mod's tool directive), so the
+// tests run the same version an operator gets from `go tool task`, with nothing to install.
+// `go tool -n task` builds it into the build cache if needed and prints its path.
 func taskBinary(t *testing.T) string {
 	t.Helper()
-	if p, err := exec.LookPath("task"); err == nil {
-		return p
-	}
-	out, err := exec.Command("go", "env", "GOPATH").Output()
-	require.NoError(t, err, "go env GOPATH")
-	for _, dir := range filepath.SplitList(strings.TrimSpace(string(out))) {
-		p := filepath.Join(dir, "bin", "task")
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	t.Fatalf("the task runner is not installed (neither on PATH nor in $(go env GOPATH)/bin); install it with:\n  %s", taskInstall)
-	return ""
+	out, err := exec.Command("go", "tool", "-n", "task").Output()
+	require.NoError(t, err, "go tool -n task: the module's task runner could not be built")
+	p := strings.TrimSpace(string(out))
+	require.FileExists(t, p)
+	return p
 }
 
 func repoRoot(t *testing.T) string {
