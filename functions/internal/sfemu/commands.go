@@ -16,7 +16,7 @@ func (s *Server) command(ctx context.Context, sess *session, cmd *snowsql.Comman
 	switch cmd.Verb {
 	case "BEGIN":
 		// A BEGIN inside a transaction is ignored, as Snowflake does.
-		sess.inTx = true
+		s.beginTx(sess)
 		return statusResult(typeTCL, executed), nil
 	case "COMMIT", "ROLLBACK":
 		if err := s.endTx(ctx, sess, cmd.Verb == "COMMIT"); err != nil {
@@ -45,12 +45,12 @@ func (s *Server) command(ctx context.Context, sess *session, cmd *snowsql.Comman
 			return nil, err
 		}
 	}
-	if err := s.lockWrites(ctx, sess); err != nil {
+	t, err := s.lockWrites(ctx, sess)
+	if err != nil {
 		return nil, err
 	}
-	defer s.unlockWrites(sess)
+	defer s.unlockWrites(t, false)
 	var msg string
-	var err error
 	switch cmd.Verb {
 	case "CREATE":
 		msg, err = s.create(ctx, sess, cmd)
@@ -69,9 +69,13 @@ func (s *Server) command(ctx context.Context, sess *session, cmd *snowsql.Comman
 	return statusResult(typeDDL, msg), nil
 }
 
-// alterSession applies the session parameters the emulator models: AUTOCOMMIT. Others are
-// accepted and change nothing.
+// alterSession applies the session parameters the emulator models: AUTOCOMMIT, and
+// LOCK_TIMEOUT and STATEMENT_TIMEOUT_IN_SECONDS (txadmin.go). Others are accepted and change
+// nothing.
 func (s *Server) alterSession(ctx context.Context, sess *session, cmd *snowsql.Command) (*result, error) {
+	if err := sess.setParameters(cmd); err != nil {
+		return nil, err
+	}
 	auto, set := true, false
 	if v, ok := cmd.Props["AUTOCOMMIT"]; ok {
 		switch strings.ToUpper(strings.Trim(v, "'")) {

@@ -36,6 +36,9 @@ func (s *Server) run(ctx context.Context, sess *session, st *snowsql.Stmt, b *bi
 	if ok {
 		return s.command(ctx, sess, cmd)
 	}
+	if res, ok, err := s.abortCall(sess, st, b); ok {
+		return res, err
+	}
 	env := sess.env()
 	env.Columns = func(ref snowsql.TableRef) ([]snowsql.Column, error) { return s.columns(ctx, sess, ref) }
 	tr, err := st.Translate(env)
@@ -56,9 +59,9 @@ func (s *Server) run(ctx context.Context, sess *session, st *snowsql.Stmt, b *bi
 		if err != nil {
 			return nil, err
 		}
-		return s.inTx(ctx, sess, false, func() (*result, error) { return s.queryRows(ctx, sess, tr.SQL, args) })
+		return s.inTx(ctx, sess, nil, func() (*result, error) { return s.queryRows(ctx, sess, tr.SQL, args) })
 	}
-	return s.inTx(ctx, sess, true, func() (*result, error) { return s.dml(ctx, sess, st, env, tr, b) })
+	return s.inTx(ctx, sess, tr.Target, func() (*result, error) { return s.dml(ctx, sess, st, env, tr, b) })
 }
 
 // ddl runs a CREATE, DROP or ALTER of a table or view. Snowflake commits an open
@@ -74,10 +77,19 @@ func (s *Server) ddl(ctx context.Context, sess *session, tr *snowsql.Translation
 			return nil, objectMissing("Warehouse", c.Warehouse)
 		}
 	}
-	if err := s.lockWrites(ctx, sess); err != nil {
+	var tables []string
+	if c := tr.Creates; c != nil && !c.Ref.Temp {
+		tables = append(tables, lockName(c.Ref))
+	}
+	if d := tr.Drops; d != nil && !d.Ref.Temp {
+		tables = append(tables, lockName(d.Ref))
+	}
+	t, err := s.lockWrites(ctx, sess, tables...)
+	if err != nil {
 		return nil, err
 	}
-	defer s.unlockWrites(sess)
+	committed := false
+	defer func() { s.unlockWrites(t, committed) }()
 	if tr.SQL != "" {
 		err := s.atomically(ctx, sess, func() error {
 			for _, q := range append(tr.Pre, tr.SQL) {
@@ -90,6 +102,7 @@ func (s *Server) ddl(ctx context.Context, sess *session, tr *snowsql.Translation
 		if err != nil {
 			return nil, err
 		}
+		committed = true
 	}
 	if c := tr.Creates; c != nil {
 		key := tempKey(c.Ref.Database, c.Ref.Schema, c.Ref.Table)

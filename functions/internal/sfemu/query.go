@@ -56,6 +56,10 @@ func (s *Server) handleQuery(w http.ResponseWriter, r *http.Request) {
 
 	sess.mu.Lock()
 	defer sess.mu.Unlock()
+	if sess.severed.Load() {
+		cut(w)
+		return
+	}
 	if sess.closed {
 		writeJSON(w, http.StatusOK, failure("390111", "Session no longer exists.  New login required to access the service.", nil))
 		return
@@ -66,7 +70,7 @@ func (s *Server) handleQuery(w http.ResponseWriter, r *http.Request) {
 		kind = st.Kind()
 	}
 	fault := s.takeFault(kind)
-	if fault != nil && fault.HTTPStatus == 0 {
+	if fault != nil && fault.HTTPStatus == 0 && !fault.Sever {
 		s.count(kind)
 		s.log.Info("statement failed by injected fault", "session", sess.id, "kind", kind, "code", fault.Code)
 		writeRaw(w, http.StatusOK, errorAnswer(newQueryID(), &sfError{Code: fault.Code, SQLState: fault.SQLState, Message: fault.Message}))
@@ -77,6 +81,12 @@ func (s *Server) handleQuery(w http.ResponseWriter, r *http.Request) {
 		s.count(kind)
 		answer = s.answer(r.Context(), sess, req, st, parseErr)
 		s.remember(requestID, answer)
+	}
+	if fault != nil && fault.Sever {
+		s.log.Info("session cut off by injected fault", "session", sess.id, "kind", kind)
+		sess.severed.Store(true)
+		cut(w)
+		return
 	}
 	if fault != nil {
 		// The statement ran but its answer is lost on the way, as behind a failing gateway:
@@ -118,7 +128,13 @@ func (s *Server) remember(requestID string, answer []byte) {
 func (s *Server) answer(ctx context.Context, sess *session, req *queryRequest, st *snowsql.Stmt, parseErr error) []byte {
 	qid := newQueryID()
 	started := time.Now()
-	res, err := s.execute(ctx, sess, req, st, parseErr)
+	kind := ""
+	if st != nil {
+		kind = st.Kind()
+	}
+	res, err := s.statement(withQueryID(ctx, qid), sess, kind, func(ctx context.Context) (*result, error) {
+		return s.execute(ctx, sess, req, st, parseErr)
+	})
 	if err != nil {
 		sf := fromDuck(err)
 		s.log.Info("statement failed", "session", sess.id, "query_id", qid, "code", sf.Code, "error", sf.Message, "sql", req.SQLText)
@@ -269,6 +285,10 @@ type Fault struct {
 	// Code, SQLState and Message make a Snowflake error answer (HTTP 200, success false)
 	// when HTTPStatus is 0. The statement does not run.
 	Code, SQLState, Message string
+	// Sever cuts the session's client off once the statement has run: its answer never
+	// arrives (the connection is closed), nor does any later answer to that session, so its
+	// transaction stays open with its locks, as when a loader dies mid-transaction.
+	Sever bool
 }
 
 // InjectFault makes the next Count statements matching f.Kind fail as f says.
@@ -276,7 +296,7 @@ func (s *Server) InjectFault(f Fault) {
 	if f.Count <= 0 {
 		return
 	}
-	if f.HTTPStatus == 0 && f.Code == "" {
+	if f.HTTPStatus == 0 && f.Code == "" && !f.Sever {
 		f.Code, f.SQLState, f.Message = "000603", "XX000", "SQL execution internal error: Processing aborted due to error 300010:391167117; incident 1."
 	}
 	s.mu.Lock()

@@ -61,6 +61,9 @@ type Config struct {
 	// to disk, so a growing database does not grow the process. "" keeps DuckDB's default
 	// (most of the machine's memory).
 	MemoryLimit string
+	// AbortIdleAfter is how long a transaction may stay idle while it blocks another one's
+	// lock before it is aborted; 0 is Snowflake's 5 minutes. Tests shorten it.
+	AbortIdleAfter time.Duration
 }
 
 // Server is a Snowflake account on a loopback port.
@@ -75,7 +78,7 @@ type Config struct {
 // Where Snowflake and DuckDB differ, the emulator takes Snowflake's side where it can: DDL
 // commits an open transaction; PRIMARY KEY and UNIQUE are not enforced; a string stored
 // into a VARIANT stays a string; writers wait for each other instead of failing with a
-// conflict. Known differences: TIMESTAMP_TZ values keep their instant but not their offset
+// conflict (transactions.go describes the model). Known differences: TIMESTAMP_TZ values keep their instant but not their offset
 // (they come back in UTC); a failed statement inside a transaction aborts the transaction
 // (Snowflake keeps it open); privileges granted on objects are recorded, not enforced.
 type Server struct {
@@ -88,10 +91,10 @@ type Server struct {
 	host string
 	port int
 
-	// writeLock is held by the session writing, or by the one with an open transaction.
-	// Snowflake makes a second writer wait for the first one's locks; DuckDB would instead
-	// fail one of them with a conflict, so the emulator serialises writers itself.
-	writeLock chan struct{}
+	// locks are the table locks of open transactions. Snowflake makes a second writer of a
+	// table wait for the first one's lock; DuckDB would instead fail one of them with a
+	// conflict, so the emulator keeps Snowflake's locks itself.
+	locks *lockTable
 
 	mu       sync.Mutex
 	sessions map[string]*session // by session token
@@ -108,14 +111,14 @@ type Server struct {
 // ctx bounds start-up only; Close stops the server.
 func Start(ctx context.Context, cfg Config) (*Server, error) {
 	s := &Server{
-		cfg:       cfg,
-		log:       cfg.Logger,
-		now:       cfg.Clock,
-		writeLock: make(chan struct{}, 1),
-		sessions:  map[string]*session{},
-		masters:   map[string]*session{},
-		nextID:    time.Now().UnixNano() / 1e6 % 1e9 * 1000,
-		answers:   map[string][]byte{},
+		cfg:      cfg,
+		log:      cfg.Logger,
+		now:      cfg.Clock,
+		locks:    newLockTable(cfg.AbortIdleAfter),
+		sessions: map[string]*session{},
+		masters:  map[string]*session{},
+		nextID:   time.Now().UnixNano() / 1e6 % 1e9 * 1000,
+		answers:  map[string][]byte{},
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/keyless-etl/s3-snowflake-loader/functions/internal/sfemu/snowsql"
 )
@@ -38,8 +39,10 @@ type session struct {
 	vars   map[string]snowsql.Var
 	inTx   bool // the client sent BEGIN, or a statement opened a transaction with AUTOCOMMIT off
 	duckTx bool // a DuckDB transaction is open
-	locked bool // the session holds the server's write lock
 	closed bool
+	// severed is set when the session's client is cut off mid-transaction (Fault.Sever).
+	severed atomic.Bool
+	txState // its transaction, locks and timeouts (transactions.go)
 
 	// manualCommit is AUTOCOMMIT = FALSE: a statement run outside a transaction opens one,
 	// which lasts until COMMIT, ROLLBACK or a statement that commits by itself (DDL).
@@ -94,12 +97,7 @@ func (s *Server) endSession(sess *session) {
 		return
 	}
 	sess.closed = true
-	if sess.duckTx {
-		_, _ = sess.conn.ExecContext(context.Background(), "ROLLBACK")
-		sess.duckTx = false
-	}
-	sess.inTx = false
-	s.unlockWrites(sess)
+	_ = s.endTx(context.Background(), sess, false)
 	_ = sess.conn.Close()
 }
 
@@ -151,8 +149,13 @@ func (s *Server) handleRenew(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) handleHeartbeat(w http.ResponseWriter, r *http.Request) {
 	_, _ = io.Copy(io.Discard, r.Body)
-	if _, fail := s.lookup(r); fail != nil {
+	sess, fail := s.lookup(r)
+	if fail != nil {
 		writeJSON(w, http.StatusOK, fail)
+		return
+	}
+	if s.isSevered(sess) {
+		cut(w)
 		return
 	}
 	s.mu.Lock()
@@ -171,6 +174,13 @@ func (s *Server) handleSession(w http.ResponseWriter, r *http.Request) {
 	tok := sessionToken(r)
 	s.mu.Lock()
 	sess := s.sessions[tok]
+	s.mu.Unlock()
+	if sess != nil && s.isSevered(sess) {
+		cut(w)
+		return
+	}
+	s.mu.Lock()
+	sess = s.sessions[tok]
 	if sess != nil {
 		delete(s.sessions, sess.token)
 		delete(s.masters, sess.master)

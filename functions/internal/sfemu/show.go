@@ -112,6 +112,8 @@ SELECT name, 'STARTED', 'STANDARD', coalesce(size, 'X-Small'), CASE WHEN name = 
   FROM _sfemu.warehouses WHERE name ILIKE ? ORDER BY name`, sess.warehouse, like)
 	case "GRANTS":
 		return s.showGrants(ctx, cmd)
+	case "TRANSACTIONS":
+		return s.showTransactions(sess, cmd), nil
 	case "USER WORKLOAD IDENTITY AUTHENTICATION METHODS":
 		return s.rowsResult(ctx, typeShow, []string{"name", "type", "comment", "last_used", "created_on", "additional_info"}, `
 SELECT 'DEFAULT', wi_type, NULL, NULL, CAST(created_on AS VARCHAR), json_object('IAM_ROLE', arn)::VARCHAR

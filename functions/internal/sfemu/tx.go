@@ -2,76 +2,33 @@ package sfemu
 
 import (
 	"context"
-	"time"
+
+	"github.com/keyless-etl/s3-snowflake-loader/functions/internal/sfemu/snowsql"
 )
 
-// lockWait bounds how long a statement waits for another session's transaction, as
-// Snowflake's LOCK_TIMEOUT does (there 12 hours by default).
-const lockWait = 2 * time.Minute
+// accountLock is the lock statements that change the account's objects (databases, roles,
+// users, grants, DDL) take for their own duration, so that two of them never race in
+// DuckDB's catalog.
+const accountLock = "<account objects>"
 
-func (s *Server) lockWrites(ctx context.Context, sess *session) error {
-	if sess.locked {
-		return nil
-	}
-	t := time.NewTimer(lockWait)
-	defer t.Stop()
-	select {
-	case s.writeLock <- struct{}{}:
-		sess.locked = true
-		return nil
-	case <-ctx.Done():
-		return newError("000604", "57014", "SQL execution canceled while waiting for a lock held by another transaction")
-	case <-t.C:
-		return newError("000625", "57014", "Statement reached its lock timeout of %s: another session holds an open transaction", lockWait)
-	}
-}
-
-func (s *Server) unlockWrites(sess *session) {
-	if sess.locked {
-		sess.locked = false
-		<-s.writeLock
-	}
-}
-
-// joinTx makes the session's open transaction real in DuckDB: Snowflake's BEGIN takes no
-// snapshot, so the DuckDB transaction starts at the transaction's first statement, once
-// the session holds the write lock.
-func (s *Server) joinTx(ctx context.Context, sess *session) error {
-	if sess.duckTx {
-		return nil
-	}
-	if err := s.lockWrites(ctx, sess); err != nil {
-		return err
-	}
-	if _, err := sess.conn.ExecContext(ctx, "BEGIN TRANSACTION"); err != nil {
-		s.unlockWrites(sess)
-		return err
-	}
-	sess.duckTx = true
-	return nil
-}
-
-// endTx commits or rolls back the session's transaction, if any, and frees the lock.
-func (s *Server) endTx(ctx context.Context, sess *session, commit bool) error {
-	var err error
-	if sess.duckTx {
-		verb := "ROLLBACK"
-		if commit {
-			verb = "COMMIT"
+// lockWrites takes, for one statement that changes the account's objects, the account lock
+// and, when table is set, that table's lock; unlockWrites releases them. Snowflake runs DDL
+// as a transaction of its own, which waits for the locks of open transactions on the table.
+func (s *Server) lockWrites(ctx context.Context, sess *session, tables ...string) (*txn, error) {
+	t := s.locks.register(sess)
+	for _, name := range append([]string{accountLock}, tables...) {
+		if err := s.locks.acquire(ctx, s, t, name, sess.lockWait()); err != nil {
+			s.locks.finish(t, false)
+			return nil, err
 		}
-		_, err = sess.conn.ExecContext(ctx, verb)
-		if err != nil && commit {
-			_, _ = sess.conn.ExecContext(ctx, "ROLLBACK")
-		}
-		sess.duckTx = false
 	}
-	sess.inTx = false
-	s.unlockWrites(sess)
-	return err
+	return t, nil
 }
+
+func (s *Server) unlockWrites(t *txn, committed bool) { s.locks.finish(t, committed) }
 
 // atomically runs fn so that it takes effect completely or not at all: inside the
-// session's transaction when there is one, else in a transaction of its own.
+// session's DuckDB transaction when there is one, else in a DuckDB transaction of its own.
 func (s *Server) atomically(ctx context.Context, sess *session, fn func() error) error {
 	if sess.duckTx {
 		return fn()
@@ -87,24 +44,33 @@ func (s *Server) atomically(ctx context.Context, sess *session, fn func() error)
 	return err
 }
 
-// inTx runs fn where the session's statements belong: in its transaction when the client
-// opened one, else on its own, holding the write lock when it writes. With AUTOCOMMIT off,
-// a query or DML statement outside a transaction opens one, as Snowflake does.
-func (s *Server) inTx(ctx context.Context, sess *session, write bool, fn func() (*result, error)) (*result, error) {
+// inTx runs fn where the session's statements belong, fn writing target (nil for a query).
+// In the session's open transaction (BEGIN, or AUTOCOMMIT off, where a query or DML
+// statement outside a transaction opens one, as Snowflake does), it takes target's lock and
+// keeps it. Otherwise the statement is a transaction of its own: a query runs on its own in
+// DuckDB (a fresh READ COMMITTED view), and a write of a standard table takes its lock,
+// commits and releases it.
+func (s *Server) inTx(ctx context.Context, sess *session, target *snowsql.TableRef, fn func() (*result, error)) (*result, error) {
 	if sess.manualCommit {
-		sess.inTx = true
+		s.beginTx(sess)
 	}
 	if sess.inTx {
-		if err := s.joinTx(ctx, sess); err != nil {
-			return nil, err
+		if sess.tx == nil {
+			s.beginTx(sess)
 		}
+		return s.txStatement(ctx, sess, target, fn)
+	}
+	if target == nil || target.Temp {
 		return fn()
 	}
-	if write {
-		if err := s.lockWrites(ctx, sess); err != nil {
-			return nil, err
-		}
-		defer s.unlockWrites(sess)
+	s.beginTx(sess)
+	res, err := s.txStatement(ctx, sess, target, fn)
+	if err != nil {
+		_ = s.endTx(ctx, sess, false)
+		return nil, err
 	}
-	return fn()
+	if err := s.endTx(ctx, sess, true); err != nil {
+		return nil, err
+	}
+	return res, nil
 }
