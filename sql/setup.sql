@@ -36,9 +36,10 @@ CREATE TABLE IF NOT EXISTS LOADER_DB.RAW.RAW_DATA (
     LOADED_AT          TIMESTAMP_TZ
 );
 
--- One row per S3 object (bucket and key): the version whose rows RAW_DATA holds. The loader
--- reads it to keep an older version from replacing a newer one, and it is the audit of who
--- loaded what and when.
+-- One row per S3 object (bucket and key): the version whose rows are loaded, and the table
+-- that holds them. The loader reads it to keep an older version from replacing a newer one
+-- and, when a route sends a newer version to another table, to delete the older rows where
+-- they are; it is also the audit of who loaded what and when.
 CREATE TABLE IF NOT EXISTS LOADER_DB.RAW.FILE_LOADS (
     S3_BUCKET      VARCHAR,
     S3_KEY         VARCHAR,
@@ -50,8 +51,24 @@ CREATE TABLE IF NOT EXISTS LOADER_DB.RAW.FILE_LOADS (
     LOAD_ID        VARCHAR,
     LOADED_AT      TIMESTAMP_TZ,
     LOADED_BY_USER VARCHAR,
-    LOADED_BY_ROLE VARCHAR
+    LOADED_BY_ROLE VARCHAR,
+    TARGET_TABLE   VARCHAR       COMMENT 'table that holds the rows of this version'
 );
+-- FILE_LOADS created by an earlier version of this script lacks TARGET_TABLE; its rows are
+-- then taken to be in the table each load writes to.
+ALTER TABLE LOADER_DB.RAW.FILE_LOADS ADD COLUMN IF NOT EXISTS TARGET_TABLE VARCHAR;
+
+-- The row every load updates first, in the same transaction as the rest of its work. The
+-- UPDATE holds LOAD_LOCK's lock until the load commits or rolls back, so loads read and write
+-- FILE_LOADS one at a time, each seeing what the previous one committed; a load that waits
+-- longer than its LOCK_TIMEOUT fails as Snowflake.Transient and is retried.
+CREATE TABLE IF NOT EXISTS LOADER_DB.RAW.LOAD_LOCK (
+    NAME           VARCHAR,
+    LOCKED_BY_LOAD VARCHAR       COMMENT 'load id of the last load that held the lock',
+    LOCKED_AT      TIMESTAMP_TZ
+);
+MERGE INTO LOADER_DB.RAW.LOAD_LOCK l USING (SELECT 'FILE_LOADS' AS NAME) s ON l.NAME = s.NAME
+    WHEN NOT MATCHED THEN INSERT (NAME) VALUES (s.NAME);
 
 -- Per-day figures, kept within a minute of RAW_DATA by Snowflake. The day is the event's own
 -- date (its timestamp field), not the load date, so late files land on the right day.
@@ -86,5 +103,7 @@ GRANT CREATE TABLE ON SCHEMA LOADER_DB.RAW TO ROLE LOADER_ROLE;
 GRANT SELECT, INSERT, DELETE ON TABLE LOADER_DB.RAW.RAW_DATA TO ROLE LOADER_ROLE;
 -- The load MERGEs into FILE_LOADS (reads, inserts, updates) and never deletes from it.
 GRANT SELECT, INSERT, UPDATE ON TABLE LOADER_DB.RAW.FILE_LOADS TO ROLE LOADER_ROLE;
+-- Each load updates the one row of LOAD_LOCK.
+GRANT SELECT, UPDATE ON TABLE LOADER_DB.RAW.LOAD_LOCK TO ROLE LOADER_ROLE;
 -- For each table a route adds, grant the same as on RAW_DATA:
 --   GRANT SELECT, INSERT, DELETE ON TABLE LOADER_DB.RAW.<TABLE> TO ROLE LOADER_ROLE;

@@ -8,6 +8,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -24,7 +25,9 @@ type Settings struct {
 }
 
 // LoadSettings reads the environment through getenv. SNOWFLAKE_ACCOUNT is required; the
-// other SNOWFLAKE_* variables default to the objects sql/setup.sql creates. Every missing or
+// other SNOWFLAKE_* variables default to the objects sql/setup.sql creates, and
+// SNOWFLAKE_LOCK_TIMEOUT_SECONDS and SNOWFLAKE_STATEMENT_TIMEOUT_SECONDS to the snowflake
+// package's defaults. Every missing or
 // malformed variable is named in one error, so a misconfigured deployment is fixed in one go.
 func LoadSettings(getenv func(string) string) (Settings, error) {
 	cfg := snowflake.DefaultConfig(strings.TrimSpace(getenv("SNOWFLAKE_ACCOUNT")))
@@ -56,6 +59,22 @@ func LoadSettings(getenv func(string) string) (Settings, error) {
 			errs = append(errs, fmt.Errorf("SNOWFLAKE_PORT=%q is not a port number (1-65535)", s))
 		} else {
 			cfg.Port = port
+		}
+	}
+	for _, v := range []struct {
+		name string
+		dst  *time.Duration
+	}{
+		{"SNOWFLAKE_LOCK_TIMEOUT_SECONDS", &cfg.LockTimeout},
+		{"SNOWFLAKE_STATEMENT_TIMEOUT_SECONDS", &cfg.StatementTimeout},
+	} {
+		if s := strings.TrimSpace(getenv(v.name)); s != "" {
+			n, err := strconv.Atoi(s)
+			if err != nil || n < 1 || n > 604800 {
+				errs = append(errs, fmt.Errorf("%s=%q is not a number of seconds (1-604800)", v.name, s))
+				continue
+			}
+			*v.dst = time.Duration(n) * time.Second
 		}
 	}
 	// Lambda can write only under /tmp; TMPDIR, when set, says where that is elsewhere.

@@ -84,6 +84,9 @@ func (s *Server) ddl(ctx context.Context, sess *session, tr *snowsql.Translation
 	if d := tr.Drops; d != nil && !d.Ref.Temp {
 		tables = append(tables, lockName(d.Ref))
 	}
+	if tr.Target != nil && !tr.Target.Temp {
+		tables = append(tables, lockName(*tr.Target))
+	}
 	t, err := s.lockWrites(ctx, sess, tables...)
 	if err != nil {
 		return nil, err

@@ -177,7 +177,7 @@ func (cc countingConnector) Connect(ctx context.Context) (driver.Conn, error) {
 	n := c.logins.Add(1)
 	c.log.InfoContext(ctx, "snowflake login",
 		"account", c.cfg.Account, "user", c.cfg.User, "role", c.cfg.Role, "logins", n)
-	if err := setUp(ctx, conn); err != nil {
+	if err := setUp(ctx, conn, c.cfg); err != nil {
 		// Closing logs the half-prepared session out; the pool never sees it.
 		_ = conn.Close()
 		return nil, err
@@ -186,12 +186,12 @@ func (cc countingConnector) Connect(ctx context.Context) (driver.Conn, error) {
 }
 
 // setUp runs sessionSetup on a new driver connection.
-func setUp(ctx context.Context, conn driver.Conn) error {
+func setUp(ctx context.Context, conn driver.Conn, cfg Config) error {
 	ex, ok := conn.(driver.ExecerContext)
 	if !ok {
 		return fmt.Errorf("snowflake driver connection %T cannot execute statements directly", conn)
 	}
-	for _, q := range sessionSetup() {
+	for _, q := range sessionSetup(cfg) {
 		if _, err := ex.ExecContext(ctx, q, nil); err != nil {
 			return fmt.Errorf("set up session (%s): %w", q, err)
 		}

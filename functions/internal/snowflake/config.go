@@ -55,6 +55,12 @@ type Config struct {
 	LoginTimeout   time.Duration
 	RequestTimeout time.Duration
 	MaxRetries     int
+
+	// LockTimeout and StatementTimeout set the session's LOCK_TIMEOUT and
+	// STATEMENT_TIMEOUT_IN_SECONDS (whole seconds); zero takes DefaultLockTimeout and
+	// DefaultStatementTimeout (locking.go). Both must stay below the loader's own timeout.
+	LockTimeout      time.Duration
+	StatementTimeout time.Duration
 }
 
 // DefaultConfig returns the configuration for account with the object names of sql/setup.sql.
@@ -97,6 +103,9 @@ func (c Config) Validate() error {
 	}
 	if c.Port < 0 || c.Port > 65535 {
 		errs = append(errs, fmt.Errorf("port %d is out of range", c.Port))
+	}
+	if c.LockTimeout < 0 || c.StatementTimeout < 0 {
+		errs = append(errs, errors.New("lock and statement timeouts must not be negative"))
 	}
 	if c.LoginTimeout < 0 || c.RequestTimeout < 0 || c.MaxRetries < 0 {
 		errs = append(errs, errors.New("timeouts and retries must not be negative"))

@@ -6,6 +6,8 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -30,26 +32,49 @@ var errConcurrentLoad = errors.New("another load changed FILE_LOADS for a key of
 
 // Load writes the batch in one session and one transaction, with the same statements whatever
 // the number of files and records. Each session is set up once, when it opens (sessionSetup):
-// ALTER SESSION SET AUTOCOMMIT = FALSE, and CREATE OR REPLACE TEMPORARY TABLE LOAD_STAGE
-// (DDL commits by itself in Snowflake, so it runs while no transaction is open). Each batch
-// then sends:
+// ALTER SESSION SET AUTOCOMMIT = FALSE, LOCK_TIMEOUT and STATEMENT_TIMEOUT_IN_SECONDS, and
+// CREATE OR REPLACE TEMPORARY TABLE LOAD_STAGE (DDL commits by itself in Snowflake, so it
+// runs while no transaction is open). Each batch then sends:
 //
 //  1. INSERT OVERWRITE INTO LOAD_STAGE ... VALUES (?, ?, ?)  one array bind: a row per file, a
 //     row per record, in place of the previous batch's rows; with AUTOCOMMIT off it opens the
 //     transaction, so no BEGIN is sent
-//  2. SELECT the versions FILE_LOADS holds for the batch's keys, to decide each file's status
-//  3. MERGE INTO FILE_LOADS                        the winners, with CURRENT_USER/CURRENT_ROLE
-//  4. DELETE FROM <table>                          all rows of the winners' keys
-//  5. INSERT INTO <table> SELECT PARSE_JSON(...)   the winners' records with their metadata
-//  6. COMMIT
+//  2. UPDATE LOAD_LOCK                              the one lock row: takes the load lock
+//  3. SELECT the versions FILE_LOADS holds for the batch's keys, to decide each file's status
+//  4. MERGE INTO FILE_LOADS                        the winners, with CURRENT_USER/CURRENT_ROLE
+//     and the table they are loaded into
+//  5. DELETE FROM <table>                          all rows of the winners' keys
+//  6. INSERT INTO <table> SELECT PARSE_JSON(...)   the winners' records with their metadata
+//  7. COMMIT
 //
-// When every file is older than what is loaded, 3 to 5 are left out. When a statement fails,
-// a ROLLBACK follows. Statement 1 becomes a stage upload on real Snowflake once the batch has
+// When every file is older than what is loaded, 4 to 6 are left out. When FILE_LOADS places
+// a winner's older version in another table (a route sent the new one elsewhere), a DELETE
+// from that table follows 4: one per such table, never per file. When a statement fails, a
+// ROLLBACK follows.
+//
+// Concurrent loads stay exact by Snowflake's documented semantics alone
+// (https://docs.snowflake.com/en/sql-reference/transactions):
+//   - "Resource locking": an UPDATE locks its table until its transaction commits or rolls
+//     back, and another UPDATE, DELETE or MERGE of that table waits for the lock (up to the
+//     session's LOCK_TIMEOUT). Every load updates the same row of LOAD_LOCK at step 2, so
+//     from there to its COMMIT no other load runs steps 2 to 7; two updates of one row cannot
+//     both proceed, whatever the granularity of Snowflake's locks.
+//   - "Read committed isolation": a statement sees the data committed before it began. Step
+//     3 begins after step 2 got the lock, so after the previous holder's COMMIT: it sees every
+//     version any load has recorded, and none can change until this load commits.
+//   - Nothing is assumed about what a statement that waited sees of commits made while it
+//     waited: step 2's outcome does not depend on it (it changes its row whatever the row
+//     holds), and the statements that do depend on data start after it.
+// The MERGE and INSERT row counts are checked against the plan all the same (errConcurrentLoad).
+// A loader that dies mid-transaction leaves its lock held until Snowflake aborts its
+// transaction (idle 5 minutes while it blocks another); LOCK_TIMEOUT (DefaultLockTimeout)
+// outlasts that, and STATEMENT_TIMEOUT_IN_SECONDS ends any statement before Lambda's own
+// timeout, as Snowflake.Transient. Statement 1 becomes a stage upload on real Snowflake once the batch has
 // more bind values than the account's CLIENT_STAGE_ARRAY_BINDING_THRESHOLD; the driver does
 // that by itself, with a CREATE TEMPORARY STAGE and a PUT before it (the DDL is harmless
 // there: no transaction is open before statement 1).
 //
-// Why these: BenchmarkLoad counts, on the emulator, 6 statements per batch for 1, 10 and 100
+// Why these: BenchmarkLoad counts, on the emulator, 7 statements per batch for 1, 10 and 100
 // files of 1,000 records, and one login (with its 2 setup statements) for the whole run.
 // Loading each file on a connection of its own, as the Python demo does, costs a login and 8
 // statements per file: 100 logins and 800 statements for the 100-file batch, and about 6
@@ -89,11 +114,17 @@ func load(ctx context.Context, conn *sql.Conn, b *Batch) (res *Result, err error
 	if err != nil {
 		return nil, fmt.Errorf("stage %d rows: %w", len(b.fileNo), err)
 	}
+	// Everything from here to the COMMIT runs under the load lock: what FILE_LOADS says is
+	// read only once no other load can change it before this one commits.
+	if err := takeLock(ctx, conn, st, b); err != nil {
+		return nil, err
+	}
 	loaded, err := selectLoaded(ctx, conn, st)
 	if err != nil {
 		return nil, err
 	}
 	res, plan := decide(b, loaded)
+	plan.moved = moved(b, loaded, plan)
 	if len(plan.winners()) > 0 {
 		if err := plan.apply(ctx, conn, st, b); err != nil {
 			return nil, err
@@ -128,6 +159,8 @@ type loadedVersion struct {
 	Sequencer string
 	// EventTime is the loaded version's S3 event time, read only when a sequencer is missing.
 	EventTime sql.NullTime
+	// Table holds the loaded version's rows; "" when FILE_LOADS does not say.
+	Table string
 }
 
 func selectLoaded(ctx context.Context, conn *sql.Conn, st statements) (map[int]loadedVersion, error) {
@@ -140,7 +173,7 @@ func selectLoaded(ctx context.Context, conn *sql.Conn, st statements) (map[int]l
 	for rows.Next() {
 		var no int64
 		var v loadedVersion
-		if err := rows.Scan(&no, &v.VersionID, &v.ETag, &v.Sequencer, &v.EventTime); err != nil {
+		if err := rows.Scan(&no, &v.VersionID, &v.ETag, &v.Sequencer, &v.EventTime, &v.Table); err != nil {
 			return nil, fmt.Errorf("read FILE_LOADS: %w", err)
 		}
 		v.Sequencer = normalizeSequencer(v.Sequencer)
@@ -157,6 +190,9 @@ type plan struct {
 	fresh   []int // keys not in FILE_LOADS: insert
 	replace []int // older or same version loaded: update
 	rows    int64 // records of fresh and replace files
+	// moved lists, by table, the winners whose loaded version is in another table than the
+	// batch's: their old rows are deleted there.
+	moved map[string][]int
 }
 
 func (p plan) winners() []int { return append(append([]int{}, p.fresh...), p.replace...) }
@@ -219,6 +255,16 @@ func (p plan) apply(ctx context.Context, conn *sql.Conn, st statements, b *Batch
 	}
 	if n != int64(len(winners)) {
 		return fmt.Errorf("merge FILE_LOADS changed %d rows, planned %d: %w", n, len(winners), errConcurrentLoad)
+	}
+	// Tables in name order, so that two loads that delete from the same tables lock them in
+	// the same order.
+	for _, table := range slices.Sorted(maps.Keys(p.moved)) {
+		if !validTable(table) {
+			return &Error{Name: NameSQL, Op: "load batch", Err: fmt.Errorf("FILE_LOADS.TARGET_TABLE %q is not a valid Snowflake identifier; correct that row of FILE_LOADS", table)}
+		}
+		if _, err := conn.ExecContext(ctx, st.deleteMoved(table, p.moved[table])); err != nil {
+			return fmt.Errorf("delete replaced rows from %s, where FILE_LOADS says they were loaded: %w", table, err)
+		}
 	}
 	if _, err := conn.ExecContext(ctx, st.deleteRows(winners)); err != nil {
 		return fmt.Errorf("delete replaced rows from %s: %w", b.Table, err)

@@ -18,8 +18,16 @@ var RawDataColumns = []string{
 // FileLoadsColumns are the columns of FILE_LOADS, in the order sql/setup.sql declares them.
 var FileLoadsColumns = []string{
 	"S3_BUCKET", "S3_KEY", "S3_VERSION_ID", "S3_ETAG", "S3_SEQUENCER", "S3_SIZE", "ROWS_LOADED",
-	"LOAD_ID", "LOADED_AT", "LOADED_BY_USER", "LOADED_BY_ROLE",
+	"LOAD_ID", "LOADED_AT", "LOADED_BY_USER", "LOADED_BY_ROLE", "TARGET_TABLE",
 }
+
+// loadLock is the table whose one row every load updates first, and lockRow that row's name
+// (sql/setup.sql creates both). The row guards FILE_LOADS and the tables it records: a load
+// holds its lock from its first decision to its COMMIT.
+const (
+	loadLock = "LOAD_LOCK"
+	lockRow  = "FILE_LOADS"
+)
 
 // stageTable holds a batch for the length of a session. A temporary table lives only in the
 // session that creates it, so concurrent loaders never see each other's rows; its name must
@@ -29,17 +37,18 @@ const stageTable = "LOAD_STAGE"
 
 // sessionSetup runs once on each new session, before its first batch. AUTOCOMMIT off makes
 // the first statement of a batch open its transaction, so no BEGIN is sent, and leaves it
-// open until the batch's COMMIT or ROLLBACK. The stage table is created while no transaction
-// is open (DDL commits one). CREATE OR REPLACE rather than IF NOT EXISTS: the session is
-// new, so there is nothing to replace, and a permanent table of the same name makes it
-// fail instead of being silently written to.
-func sessionSetup() []string {
+// open until the batch's COMMIT or ROLLBACK. LOCK_TIMEOUT and STATEMENT_TIMEOUT_IN_SECONDS
+// (sessionTimeouts) bound how long a statement waits behind another load. The stage table is
+// created while no transaction is open (DDL commits one). CREATE OR REPLACE rather than IF
+// NOT EXISTS: the session is new, so there is nothing to replace, and a permanent table of
+// the same name makes it fail instead of being silently written to.
+func sessionSetup(cfg Config) []string {
 	cols := make([]string, len(stageColumns))
 	for i, c := range stageColumns {
 		cols[i] = c.name + " " + c.typ
 	}
 	return []string{
-		"ALTER SESSION SET AUTOCOMMIT = FALSE",
+		"ALTER SESSION SET AUTOCOMMIT = FALSE" + sessionTimeouts(cfg),
 		fmt.Sprintf("CREATE OR REPLACE TEMPORARY TABLE %s (%s)", stageTable, strings.Join(cols, ", ")),
 	}
 }
@@ -79,6 +88,15 @@ type statements struct {
 	table string
 }
 
+// lock updates the lock row, and so takes the lock of LOAD_LOCK until the batch's COMMIT or
+// ROLLBACK: Snowflake's UPDATE holds its table's lock for the rest of the transaction and
+// makes other UPDATE, DELETE and MERGE statements of the table wait for it. It always changes
+// that row (the load id and time differ each time), so it never depends on how Snowflake
+// treats an UPDATE that matches nothing. Two bind values: the load id and the load time.
+func (st statements) lock() string {
+	return fmt.Sprintf(`UPDATE %s SET LOCKED_BY_LOAD = CAST(? AS VARCHAR), LOCKED_AT = CAST(? AS TIMESTAMP_TZ) WHERE NAME = '%s'`, loadLock, lockRow)
+}
+
 // insertStage replaces the stage's rows (the previous batch's) with the batch's. As the
 // first statement of the batch, it opens the batch's transaction.
 func (st statements) insertStage() string {
@@ -90,12 +108,14 @@ func (st statements) insertStage() string {
 	return fmt.Sprintf("INSERT OVERWRITE INTO %s (%s) VALUES (%s)", stageTable, strings.Join(names, ", "), strings.Join(marks, ", "))
 }
 
-// selectLoaded reads, for each staged file whose key is in FILE_LOADS, the version loaded now.
-// The event time of that version is read from the target only where a sequencer is missing
-// on either side: only then does the order of versions depend on it.
+// selectLoaded reads, for each staged file whose key is in FILE_LOADS, the version loaded now
+// and the table its rows are in ('' when FILE_LOADS predates TARGET_TABLE: then the load's
+// own table is assumed). The event time of that version is read from the target only where a
+// sequencer is missing on either side: only then does the order of versions depend on it.
+// A version loaded into another table has no event time here, and counts as the oldest.
 func (st statements) selectLoaded() string {
 	return fmt.Sprintf(`SELECT f.FILE_NO, COALESCE(l.S3_VERSION_ID, ''), COALESCE(l.S3_ETAG, ''),
-    COALESCE(l.S3_SEQUENCER, ''), e.EVENT_TIME
+    COALESCE(l.S3_SEQUENCER, ''), e.EVENT_TIME, COALESCE(l.TARGET_TABLE, '')
 FROM %[2]s f
 JOIN FILE_LOADS l ON l.S3_BUCKET = f.S3_BUCKET AND l.S3_KEY = f.S3_KEY
 LEFT JOIN (
@@ -108,11 +128,11 @@ LEFT JOIN (
 ) e ON e.S3_BUCKET = f.S3_BUCKET AND e.S3_KEY = f.S3_KEY`, st.table, stagedFiles)
 }
 
-// merge records the winning files in FILE_LOADS. It runs first in the transaction so that
-// FILE_LOADS stays locked until COMMIT: a concurrent load of the same key waits for it. Its
+// merge records the winning files in FILE_LOADS, with the table their rows are now in. Its
 // conditions repeat the decision Load made from selectLoaded, so a version committed by
-// another load in between makes the MERGE change fewer rows than planned, which Load detects.
-// Two bind values: the load id and the load time.
+// another load in between would make the MERGE change fewer rows than planned, which Load
+// detects (a second guard: the lock taken first already rules it out). Two bind values: the
+// load id and the load time.
 func (st statements) merge(fresh, replace []int) string {
 	return fmt.Sprintf(`MERGE INTO FILE_LOADS l
 USING (
@@ -122,19 +142,25 @@ ON l.S3_BUCKET = s.S3_BUCKET AND l.S3_KEY = s.S3_KEY
 WHEN MATCHED AND %[2]s AND %[3]s THEN UPDATE SET
     S3_VERSION_ID = s.S3_VERSION_ID, S3_ETAG = s.S3_ETAG, S3_SEQUENCER = s.S3_SEQUENCER,
     S3_SIZE = s.S3_SIZE, ROWS_LOADED = s.ROWS_LOADED, LOAD_ID = s.LOAD_ID, LOADED_AT = s.LOADED_AT,
-    LOADED_BY_USER = CURRENT_USER(), LOADED_BY_ROLE = CURRENT_ROLE()
+    LOADED_BY_USER = CURRENT_USER(), LOADED_BY_ROLE = CURRENT_ROLE(), TARGET_TABLE = '%[6]s'
 WHEN NOT MATCHED AND %[4]s THEN INSERT (%[5]s) VALUES (
     s.S3_BUCKET, s.S3_KEY, s.S3_VERSION_ID, s.S3_ETAG, s.S3_SEQUENCER, s.S3_SIZE, s.ROWS_LOADED,
-    s.LOAD_ID, s.LOADED_AT, CURRENT_USER(), CURRENT_ROLE())`,
-		stagedFiles, fileIn("s", replace), versionGuard, fileIn("s", fresh), strings.Join(FileLoadsColumns, ", "))
+    s.LOAD_ID, s.LOADED_AT, CURRENT_USER(), CURRENT_ROLE(), '%[6]s')`,
+		stagedFiles, fileIn("s", replace), versionGuard, fileIn("s", fresh), strings.Join(FileLoadsColumns, ", "), st.table)
 }
 
 // deleteRows removes every row of the winning files' keys from the target: the rows of the
 // version they replace, or their own rows from an earlier load of the same version.
-func (st statements) deleteRows(winners []int) string {
+func (st statements) deleteRows(winners []int) string { return deleteKeys(st.table, winners) }
+
+// deleteMoved removes the rows of the given files' keys from table, where FILE_LOADS says the
+// version they replace was loaded: a route sent the new version to another table.
+func (st statements) deleteMoved(table string, files []int) string { return deleteKeys(table, files) }
+
+func deleteKeys(table string, files []int) string {
 	return fmt.Sprintf(`DELETE FROM %[1]s d USING %[2]s f
 WHERE %[3]s AND d.S3_BUCKET = f.S3_BUCKET AND d.S3_KEY = f.S3_KEY`,
-		st.table, stagedFiles, fileIn("f", winners))
+		table, stagedFiles, fileIn("f", files))
 }
 
 // insertRows copies the winning files' records from the stage into the target, parsing each
