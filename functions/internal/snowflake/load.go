@@ -65,6 +65,7 @@ var errConcurrentLoad = errors.New("another load changed FILE_LOADS for a key of
 //   - Nothing is assumed about what a statement that waited sees of commits made while it
 //     waited: step 2's outcome does not depend on it (it changes its row whatever the row
 //     holds), and the statements that do depend on data start after it.
+//
 // The MERGE and INSERT row counts are checked against the plan all the same (errConcurrentLoad).
 // A loader that dies mid-transaction leaves its lock held until Snowflake aborts its
 // transaction (idle 5 minutes while it blocks another); LOCK_TIMEOUT (DefaultLockTimeout)

@@ -109,7 +109,7 @@ func (st statements) insertStage() string {
 }
 
 // selectLoaded reads, for each staged file whose key is in FILE_LOADS, the version loaded now
-// and the table its rows are in ('' when FILE_LOADS predates TARGET_TABLE: then the load's
+// and the table its rows are in (empty when FILE_LOADS predates TARGET_TABLE: then the load's
 // own table is assumed). The event time of that version is read from the target only where a
 // sequencer is missing on either side: only then does the order of versions depend on it.
 // A version loaded into another table has no event time here, and counts as the oldest.
