@@ -1,0 +1,108 @@
+package snowflake
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/keyless-etl/s3-snowflake-loader/functions/internal/sfemu"
+	scripts "github.com/keyless-etl/s3-snowflake-loader/sql"
+)
+
+// TestCrashedLoaderDoesNotStallTheNext cuts a loader off right after its MERGE, as a Lambda
+// killed mid-transaction: its transaction stays open, detached, with the load lock. The next
+// batch waits until the emulator applies Snowflake's rule (an idle transaction that blocks
+// another one's lock is aborted; here after 1 s instead of 5 minutes) and then loads; the
+// crashed batch, retried, loads too. Nothing is left for the dead-letter queue.
+func TestCrashedLoaderDoesNotStallTheNext(t *testing.T) {
+	s := emulatorAborting(t, time.Second)
+	ctx := context.Background()
+
+	cfg := emuConfig(s)
+	cfg.RequestTimeout, cfg.MaxRetries = time.Second, 1
+	crashing, err := New(cfg, slog.New(slog.DiscardHandler))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = crashing.Close() })
+	require.NoError(t, crashing.Ping(ctx))
+
+	s.InjectFault(sfemu.Fault{Kind: "MERGE", Count: 1, Sever: true})
+	crashed := newBatch("crashed", fileVersion("a.json", "v1", "0A", 3), fileVersion("b.json", "v1", "0A", 2))
+	_, err = crashing.Load(ctx, crashed)
+	require.Error(t, err, "the crashed loader never hears back")
+	assert.Equal(t, NameTransient, Classify(err), "a lost connection is retried, not dead-lettered")
+	require.Len(t, query(t, s, "SHOW TRANSACTIONS IN ACCOUNT"), 1, "its transaction is left open, detached, with its lock")
+
+	next := newClient(t, s, nil)
+	res, err := next.Load(ctx, newBatch("next", fileVersion("a.json", "v2", "0B", 4), fileVersion("c.json", "v1", "0A", 1)))
+	require.NoError(t, err, "the next batch loads once the detached transaction is aborted")
+	assert.Equal(t, []Status{StatusLoaded, StatusLoaded}, statuses(res), "the crashed batch's MERGE was rolled back")
+
+	// The state machine retries the crashed batch (on a new container: a new client).
+	res, err = newClient(t, s, nil).Load(ctx, crashed)
+	require.NoError(t, err)
+	assert.Equal(t, []Status{StatusSkippedOlder, StatusLoaded}, statuses(res))
+
+	for key, want := range map[string]map[string]int64{"a.json": {"v2": 4}, "b.json": {"v1": 2}, "c.json": {"v1": 1}} {
+		assert.Equal(t, want, rowsOf(t, s, key), key)
+	}
+	assert.Equal(t, int64(3), count(t, s, "SELECT COUNT(*) FROM LOADER_DB.RAW.FILE_LOADS"))
+	assert.Empty(t, query(t, s, "SHOW TRANSACTIONS IN ACCOUNT"))
+}
+
+// createLike creates table name in LOADER_DB.RAW with RAW_DATA's columns, as a route's table.
+func createLike(t *testing.T, s *sfemu.Server, name string) {
+	t.Helper()
+	ddl := regexp.MustCompile(`(?s)CREATE TABLE IF NOT EXISTS LOADER_DB\.RAW\.RAW_DATA \(.*?\n\);`).FindString(scripts.Setup)
+	require.NotEmpty(t, ddl)
+	require.NoError(t, s.ExecScript(context.Background(), strings.ReplaceAll(ddl, "RAW_DATA", name)+
+		fmt.Sprintf("\nGRANT SELECT, INSERT, DELETE ON TABLE LOADER_DB.RAW.%s TO ROLE LOADER_ROLE;", name), nil))
+}
+
+// TestVersionRoutedToAnotherTable follows one key whose versions a route sends to different
+// tables: each newer version's load removes the older rows from the table they were in, so
+// the key never has rows of two versions, and FILE_LOADS names where its rows are.
+func TestVersionRoutedToAnotherTable(t *testing.T) {
+	s := emulator(t)
+	createLike(t, s, "ORDERS")
+	c := newClient(t, s, nil)
+	ctx := context.Background()
+	rowsIn := func(table string) map[string]int64 {
+		out := map[string]int64{}
+		for _, r := range query(t, s, "SELECT S3_VERSION_ID, COUNT(*) FROM LOADER_DB.RAW."+table+" WHERE S3_KEY = 'k.json' GROUP BY S3_VERSION_ID") {
+			out[r[0].(string)] = r[1].(int64)
+		}
+		return out
+	}
+	steps := []struct {
+		name      string
+		table     string
+		file      testFile
+		status    Status
+		raw, ords map[string]int64
+		loadedTo  string
+	}{
+		{"v1 into RAW_DATA", "RAW_DATA", fileVersion("k.json", "v1", "0A", 3), StatusLoaded, map[string]int64{"v1": 3}, map[string]int64{}, "RAW_DATA"},
+		{"v2 routed to ORDERS", "ORDERS", fileVersion("k.json", "v2", "0B", 2), StatusReplaced, map[string]int64{}, map[string]int64{"v2": 2}, "ORDERS"},
+		{"v1 again, late, into RAW_DATA", "RAW_DATA", fileVersion("k.json", "v1", "0A", 3), StatusSkippedOlder, map[string]int64{}, map[string]int64{"v2": 2}, "ORDERS"},
+		{"v2 again into ORDERS", "ORDERS", fileVersion("k.json", "v2", "0B", 2), StatusReloaded, map[string]int64{}, map[string]int64{"v2": 2}, "ORDERS"},
+		{"v3 back into RAW_DATA", "RAW_DATA", fileVersion("k.json", "v3", "0C", 1), StatusReplaced, map[string]int64{"v3": 1}, map[string]int64{}, "RAW_DATA"},
+	}
+	for i, step := range steps {
+		b := newBatch(fmt.Sprintf("load-%d", i), step.file)
+		b.Table = step.table
+		res, err := c.Load(ctx, b)
+		require.NoError(t, err, step.name)
+		assert.Equal(t, []Status{step.status}, statuses(res), step.name)
+		assert.Equal(t, step.raw, rowsIn("RAW_DATA"), step.name)
+		assert.Equal(t, step.ords, rowsIn("ORDERS"), step.name)
+		loads := query(t, s, "SELECT TARGET_TABLE FROM LOADER_DB.RAW.FILE_LOADS WHERE S3_KEY = 'k.json'")
+		assert.Equal(t, [][]any{{step.loadedTo}}, loads, step.name)
+	}
+}
