@@ -182,6 +182,7 @@ func (cc countingConnector) Connect(ctx context.Context) (driver.Conn, error) {
 		_ = conn.Close()
 		return nil, err
 	}
+	c.sweepOrphans(ctx, conn)
 	return conn, nil
 }
 

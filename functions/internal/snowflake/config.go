@@ -61,6 +61,9 @@ type Config struct {
 	// DefaultStatementTimeout (locking.go). Both must stay below the loader's own timeout.
 	LockTimeout      time.Duration
 	StatementTimeout time.Duration
+	// OrphanAge is the age past which a transaction of this user is aborted before a batch
+	// as a dead loader's (orphans.go); zero takes DefaultOrphanAge.
+	OrphanAge time.Duration
 }
 
 // DefaultConfig returns the configuration for account with the object names of sql/setup.sql.
@@ -104,7 +107,7 @@ func (c Config) Validate() error {
 	if c.Port < 0 || c.Port > 65535 {
 		errs = append(errs, fmt.Errorf("port %d is out of range", c.Port))
 	}
-	if c.LockTimeout < 0 || c.StatementTimeout < 0 {
+	if c.LockTimeout < 0 || c.StatementTimeout < 0 || c.OrphanAge < 0 {
 		errs = append(errs, errors.New("lock and statement timeouts must not be negative"))
 	}
 	if c.LoginTimeout < 0 || c.RequestTimeout < 0 || c.MaxRetries < 0 {

@@ -1,6 +1,7 @@
 package snowflake
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -25,19 +26,8 @@ func TestCrashedLoaderDoesNotStallTheNext(t *testing.T) {
 	s := emulatorAborting(t, time.Second)
 	ctx := context.Background()
 
-	cfg := emuConfig(s)
-	cfg.RequestTimeout, cfg.MaxRetries = time.Second, 1
-	crashing, err := New(cfg, slog.New(slog.DiscardHandler))
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = crashing.Close() })
-	require.NoError(t, crashing.Ping(ctx))
-
-	s.InjectFault(sfemu.Fault{Kind: "MERGE", Count: 1, Sever: true})
 	crashed := newBatch("crashed", fileVersion("a.json", "v1", "0A", 3), fileVersion("b.json", "v1", "0A", 2))
-	_, err = crashing.Load(ctx, crashed)
-	require.Error(t, err, "the crashed loader never hears back")
-	assert.Equal(t, NameTransient, Classify(err), "a lost connection is retried, not dead-lettered")
-	require.Len(t, query(t, s, "SHOW TRANSACTIONS IN ACCOUNT"), 1, "its transaction is left open, detached, with its lock")
+	crash(t, s, crashed)
 
 	next := newClient(t, s, nil)
 	res, err := next.Load(ctx, newBatch("next", fileVersion("a.json", "v2", "0B", 4), fileVersion("c.json", "v1", "0A", 1)))
@@ -54,6 +44,63 @@ func TestCrashedLoaderDoesNotStallTheNext(t *testing.T) {
 	}
 	assert.Equal(t, int64(3), count(t, s, "SELECT COUNT(*) FROM LOADER_DB.RAW.FILE_LOADS"))
 	assert.Empty(t, query(t, s, "SHOW TRANSACTIONS IN ACCOUNT"))
+}
+
+// crash loads b with a loader that is cut off right after its MERGE, and checks that its
+// transaction is left open.
+func crash(t *testing.T, s *sfemu.Server, b *Batch) {
+	t.Helper()
+	cfg := emuConfig(s)
+	cfg.RequestTimeout, cfg.MaxRetries = time.Second, 1
+	crashing, err := New(cfg, slog.New(slog.DiscardHandler))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = crashing.Close() })
+	require.NoError(t, crashing.Ping(context.Background()))
+
+	s.InjectFault(sfemu.Fault{Kind: "MERGE", Count: 1, Sever: true})
+	_, err = crashing.Load(context.Background(), b)
+	require.Error(t, err, "the crashed loader never hears back")
+	assert.Equal(t, NameTransient, Classify(err), "a lost connection is retried, not dead-lettered")
+	require.Len(t, query(t, s, "SHOW TRANSACTIONS IN ACCOUNT"), 1, "its transaction is left open, detached, with its lock")
+}
+
+// TestOrphanedTransactionIsAbortedAtLogin: a new session aborts its user's transactions that
+// are older than a loader can live, so the batch after a crash need not wait for Snowflake's
+// own abort (here made to take an hour).
+func TestOrphanedTransactionIsAbortedAtLogin(t *testing.T) {
+	tests := []struct {
+		name      string
+		orphanAge time.Duration
+		loads     bool
+	}{
+		{"older than a loader lives: aborted", 200 * time.Millisecond, true},
+		{"younger: left alone, the batch waits its LOCK_TIMEOUT", time.Hour, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := emulatorAborting(t, time.Hour)
+			crash(t, s, newBatch("crashed", fileVersion("a.json", "v1", "0A", 3)))
+			time.Sleep(300 * time.Millisecond) // the orphan ages past the shorter OrphanAge
+
+			cfg := emuConfig(s)
+			cfg.OrphanAge, cfg.LockTimeout = tt.orphanAge, time.Second
+			var logs bytes.Buffer
+			c, err := New(cfg, slog.New(slog.NewJSONHandler(&logs, nil)))
+			require.NoError(t, err)
+			t.Cleanup(func() { _ = c.Close() })
+			_, err = c.Load(context.Background(), newBatch("next", fileVersion("a.json", "v2", "0B", 2)))
+			if !tt.loads {
+				require.Error(t, err)
+				assert.Equal(t, NameTransient, Classify(err))
+				assert.NotContains(t, logs.String(), "aborted an orphaned")
+				return
+			}
+			require.NoError(t, err)
+			assert.Contains(t, logs.String(), "aborted an orphaned Snowflake transaction")
+			assert.Equal(t, map[string]int64{"v2": 2}, rowsOf(t, s, "a.json"))
+			assert.Empty(t, query(t, s, "SHOW TRANSACTIONS IN ACCOUNT"))
+		})
+	}
 }
 
 // createLike creates table name in LOADER_DB.RAW with RAW_DATA's columns, as a route's table.
