@@ -19,6 +19,7 @@ type lockTable struct {
 	changed map[string]uint64 // table -> count at its last commit
 	// abortIdle is how long a holder must be idle before a waiter aborts it.
 	abortIdle time.Duration
+	closed    bool
 }
 
 // tableLock is one table's lock: its holder and the transactions queued for it, first come
@@ -157,6 +158,11 @@ func (lt *lockTable) acquire(ctx context.Context, s *Server, t *txn, table strin
 			lt.mu.Unlock()
 			return t.aborted
 		}
+		if lt.closed {
+			leave()
+			lt.mu.Unlock()
+			return ErrClosed
+		}
 		if l.holder == nil && l.queue[0] == t {
 			l.queue = l.queue[1:]
 			t.waiting = ""
@@ -226,6 +232,16 @@ func (lt *lockTable) waitsFor(from, target *txn) bool {
 		from = lt.locks[from.waiting].holder
 	}
 	return false
+}
+
+// close ends every wait: the server is shutting down.
+func (lt *lockTable) close() {
+	lt.mu.Lock()
+	defer lt.mu.Unlock()
+	lt.closed = true
+	for _, l := range lt.locks {
+		l.signal()
+	}
 }
 
 // finish releases t's locks; when it committed, the tables it locked count as changed.

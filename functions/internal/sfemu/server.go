@@ -195,6 +195,7 @@ func (s *Server) Close() error {
 	s.sessions, s.masters = map[string]*session{}, map[string]*session{}
 	s.mu.Unlock()
 
+	s.locks.close()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	err := s.http.Shutdown(ctx)

@@ -42,7 +42,8 @@ package sfemu
 //     Snowflake) aborts the holder, rolls it back and takes the lock.
 //   - The next statement of a session whose transaction was aborted (by that rule or by
 //     SYSTEM$ABORT_TRANSACTION) fails with 000604 "SQL execution canceled", so that a COMMIT
-//     never reports the commit of work already rolled back; a ROLLBACK acknowledges it.
+//     never reports the commit of work already rolled back; a ROLLBACK acknowledges it. The
+//     statements after that one run as usual.
 //     Snowflake does not document what that session sees; failing is the safe side.
 
 import (
@@ -243,12 +244,9 @@ func (s *Server) statement(ctx context.Context, sess *session, kind string, fn f
 	defer sess.touch()
 	if sess.killed != nil {
 		err := sess.killed
+		sess.killed = nil
 		if kind == "ROLLBACK" {
-			sess.killed = nil
 			return statusResult(typeTCL, executed), nil
-		}
-		if kind == "COMMIT" {
-			sess.killed = nil
 		}
 		return nil, err
 	}

@@ -16,7 +16,9 @@ const accountLock = "<account objects>"
 // as a transaction of its own, which waits for the locks of open transactions on the table.
 func (s *Server) lockWrites(ctx context.Context, sess *session, tables ...string) (*txn, error) {
 	t := s.locks.register(sess)
-	for _, name := range append([]string{accountLock}, tables...) {
+	// The tables first: a statement waiting for an open transaction's table lock must not
+	// hold the account lock, which every login's CREATE TEMPORARY TABLE needs, meanwhile.
+	for _, name := range append(tables, accountLock) {
 		if err := s.locks.acquire(ctx, s, t, name, sess.lockWait()); err != nil {
 			s.locks.finish(t, false)
 			return nil, err
