@@ -79,7 +79,9 @@ func (s *Server) handleQuery(w http.ResponseWriter, r *http.Request) {
 	answer := s.answered(requestID)
 	if answer == nil {
 		s.count(kind)
-		answer = s.answer(r.Context(), sess, req, st, parseErr)
+		ctx, done := s.running(r, requestID)
+		answer = s.answer(ctx, sess, req, st, parseErr)
+		done()
 		s.remember(requestID, answer)
 	}
 	if fault != nil && fault.Sever {

@@ -104,6 +104,7 @@ type Server struct {
 	stats    Stats
 	answers  map[string][]byte // query answers by requestId, for retried requests
 	answerQ  []string
+	inFlight map[string]context.CancelFunc // statements running, by requestId, for abort-request
 	closed   bool
 }
 
@@ -119,6 +120,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		masters:  map[string]*session{},
 		nextID:   time.Now().UnixNano() / 1e6 % 1e9 * 1000,
 		answers:  map[string][]byte{},
+		inFlight: map[string]context.CancelFunc{},
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -160,6 +162,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	mux.HandleFunc("POST /session/heartbeat", s.handleHeartbeat)
 	mux.HandleFunc("POST /session", s.handleSession)
 	mux.HandleFunc("POST /queries/v1/query-request", s.handleQuery)
+	mux.HandleFunc("POST /queries/v1/abort-request", s.handleAbort)
 	mux.HandleFunc("POST /telemetry/send", s.handleTelemetry)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, map[string]any{"success": false, "code": "390400", "message": "Unknown endpoint " + r.Method + " " + r.URL.Path, "data": nil})

@@ -48,6 +48,7 @@ package sfemu
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync/atomic"
 	"time"
@@ -254,6 +255,9 @@ func (s *Server) statement(ctx context.Context, sess *session, kind string, fn f
 	sctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
 	res, err := fn(sctx)
+	if err != nil && errors.Is(err, context.Canceled) {
+		err = newError("000604", "57014", "SQL execution canceled")
+	}
 	if err != nil && sctx.Err() == context.DeadlineExceeded && ctx.Err() == nil {
 		err = newError("000630", "57014", "Statement reached its statement or warehouse timeout of %d second(s) and was canceled.", int64(limit/time.Second))
 		res = nil

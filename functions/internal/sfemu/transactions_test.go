@@ -284,12 +284,19 @@ func TestIdleTransactionNotBlockingStaysOpen(t *testing.T) {
 
 func TestSeveredSessionKeepsItsLocks(t *testing.T) {
 	s := startServerIdle(t, time.Hour)
-	c := sessions(t, s, 2)
+	c := sessions(t, s, 1)
+	// The client that is cut off gives up quickly.
+	cfg := driverConfig(s)
+	cfg.RequestTimeout, cfg.MaxRetryCount = time.Second, 1
+	cut, err := open(t, cfg).Conn(context.Background())
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = cut.Close() })
+	c = append([]*sql.Conn{cut}, c...)
 	exec(t, c[0], "ALTER SESSION SET AUTOCOMMIT = FALSE")
 	s.InjectFault(Fault{Kind: "MERGE", Count: 1, Sever: true})
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
-	_, err := c[0].ExecContext(ctx, "MERGE INTO EVENTS e USING (SELECT 1 AS ID) s ON e.ID = s.ID WHEN NOT MATCHED THEN INSERT (ID) VALUES (s.ID)")
+	_, err = c[0].ExecContext(ctx, "MERGE INTO EVENTS e USING (SELECT 1 AS ID) s ON e.ID = s.ID WHEN NOT MATCHED THEN INSERT (ID) VALUES (s.ID)")
 	require.Error(t, err, "the client never gets the answer")
 
 	require.Len(t, transactionStates(t, s), 1, "the transaction stays open, detached")
@@ -318,4 +325,33 @@ func TestDeadlockFailsTheNewestStatement(t *testing.T) {
 	exec(t, c[1], "ROLLBACK")
 	require.NoError(t, <-done)
 	exec(t, c[0], "COMMIT")
+}
+
+func TestCanceledStatementStopsWaitingForItsLock(t *testing.T) {
+	s := startServerIdle(t, time.Hour)
+	c := sessions(t, s, 2)
+	exec(t, c[0], "BEGIN")
+	exec(t, c[0], "DELETE FROM EVENTS")
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := c[1].ExecContext(ctx, "DELETE FROM EVENTS")
+		done <- err
+	}()
+	waitBlocked(t, s)
+	cancel() // the driver sends an abort-request for the running statement
+	require.Error(t, <-done)
+	require.Eventually(t, func() bool {
+		for _, state := range transactionStates(t, s) {
+			if state == "blocked" {
+				return false
+			}
+		}
+		return true
+	}, 10*time.Second, 10*time.Millisecond, "the canceled statement left the lock's queue")
+
+	exec(t, c[0], "COMMIT")
+	exec(t, c[1], "INSERT INTO EVENTS (ID) VALUES (1)")
+	assert.Equal(t, int64(1), queryInt(t, s, "SELECT COUNT(*) FROM LOADER_DB.RAW.EVENTS"))
 }

@@ -4,7 +4,10 @@ package sfemu
 // SYSTEM$ABORT_TRANSACTION, and the cut-off client of Fault.Sever.
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"regexp"
 	"sort"
@@ -117,4 +120,52 @@ func cut(w http.ResponseWriter) {
 		}
 	}
 	panic(http.ErrAbortHandler)
+}
+
+// running gives a statement its context. Snowflake keeps running a statement whose client
+// stopped waiting for the answer (the driver then asks again with the same requestId, or
+// polls); only an abort-request cancels it. So the statement's context does not end with the
+// HTTP request, and is registered under its requestId for handleAbort.
+func (s *Server) running(r *http.Request, requestID string) (context.Context, func()) {
+	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
+	if requestID == "" {
+		return ctx, cancel
+	}
+	s.mu.Lock()
+	s.inFlight[requestID] = cancel
+	s.mu.Unlock()
+	return ctx, func() {
+		s.mu.Lock()
+		delete(s.inFlight, requestID)
+		s.mu.Unlock()
+		cancel()
+	}
+}
+
+// handleAbort serves the driver's abort-request ({"requestId": ...}), sent when the caller's
+// context ends while a statement runs: it cancels that statement, which then fails with
+// 000604. A statement that is not running gets 000605, which the driver takes as done.
+func (s *Server) handleAbort(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		RequestID string `json:"requestId"`
+	}
+	_ = json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&body)
+	sess, fail := s.lookup(r)
+	if fail != nil {
+		writeJSON(w, http.StatusOK, fail)
+		return
+	}
+	if s.isSevered(sess) {
+		cut(w)
+		return
+	}
+	s.mu.Lock()
+	cancel := s.inFlight[body.RequestID]
+	s.mu.Unlock()
+	if cancel == nil {
+		writeJSON(w, http.StatusOK, failure("000605", "Identified SQL statement is not currently executing.", nil))
+		return
+	}
+	cancel()
+	writeJSON(w, http.StatusOK, map[string]any{"data": nil, "code": nil, "message": nil, "success": true})
 }
