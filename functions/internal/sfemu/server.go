@@ -77,10 +77,15 @@ type Config struct {
 //
 // Where Snowflake and DuckDB differ, the emulator takes Snowflake's side where it can: DDL
 // commits an open transaction; PRIMARY KEY and UNIQUE are not enforced; a string stored
-// into a VARIANT stays a string; writers wait for each other instead of failing with a
-// conflict (transactions.go describes the model). Known differences: TIMESTAMP_TZ values keep their instant but not their offset
-// (they come back in UTC); a failed statement inside a transaction aborts the transaction
-// (Snowflake keeps it open); privileges granted on objects are recorded, not enforced.
+// into a VARIANT stays a string; writers of a table wait for each other's table lock instead
+// of failing with a conflict, each statement reads what was committed before it began, and an
+// idle transaction that blocks another is aborted (transactions.go describes the model).
+// Known differences: TIMESTAMP_TZ values keep their instant but not their offset (they come
+// back in UTC); a failed statement inside a transaction aborts the transaction (Snowflake
+// keeps it open); INSERT takes its table's lock (Snowflake often lets INSERTs run side by
+// side); a transaction that locks a table another one changed after its own first lock fails
+// (Snowflake would show it the change); privileges granted on objects are recorded, not
+// enforced.
 type Server struct {
 	cfg  Config
 	log  *slog.Logger

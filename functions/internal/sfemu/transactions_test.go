@@ -355,3 +355,21 @@ func TestCanceledStatementStopsWaitingForItsLock(t *testing.T) {
 	exec(t, c[1], "INSERT INTO EVENTS (ID) VALUES (1)")
 	assert.Equal(t, int64(1), queryInt(t, s, "SELECT COUNT(*) FROM LOADER_DB.RAW.EVENTS"))
 }
+
+// TestLateLockOnAChangedTableIsRefused documents the one place the emulator cannot show READ
+// COMMITTED: its DuckDB snapshot is fixed at a transaction's first lock, so a later lock on a
+// table another transaction changed since then fails loudly instead of reading stale rows.
+func TestLateLockOnAChangedTableIsRefused(t *testing.T) {
+	s := startServerIdle(t, time.Hour)
+	require.NoError(t, s.ExecScript(context.Background(), "CREATE TABLE LOADER_DB.RAW.OTHER (ID NUMBER)", nil))
+	c := sessions(t, s, 2)
+	exec(t, c[0], "BEGIN")
+	exec(t, c[0], "INSERT INTO EVENTS (ID) VALUES (1)")
+	exec(t, c[1], "INSERT INTO OTHER (ID) VALUES (1)")
+
+	_, err := c[0].ExecContext(context.Background(), "DELETE FROM OTHER")
+	snowflakeError(t, err, 603, "XX000")
+	assert.Contains(t, err.Error(), "LOADER_DB.RAW.OTHER was changed by another transaction")
+	exec(t, c[0], "ROLLBACK")
+	exec(t, c[0], "DELETE FROM OTHER")
+}

@@ -44,7 +44,7 @@ const (
 	codeInsufficientPrivs   = 3001   // Insufficient privileges to operate on ...
 	codeCanceled            = 604    // SQL execution canceled (also on STATEMENT_TIMEOUT_IN_SECONDS)
 	codeWarehouseSuspended  = 608    // Warehouse '...' cannot be resumed / was suspended
-	codeLockWaiters         = 625    // statement aborted: too many statements waiting for a lock
+	codeLockWaiters         = 625    // statement aborted waiting for a lock: too many waiters, or LOCK_TIMEOUT reached
 	codeStatementTimeout    = 630    // Statement reached its statement or warehouse timeout
 	codeWarehouseBusy       = 90073  // warehouse suspended or resuming
 	codeFailedToConnect     = 250001 // Failed to connect to DB (the demo's WIF refusal)
