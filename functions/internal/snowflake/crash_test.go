@@ -153,3 +153,36 @@ func TestVersionRoutedToAnotherTable(t *testing.T) {
 		assert.Equal(t, [][]any{{step.loadedTo}}, loads, step.name)
 	}
 }
+
+// TestSetupUpgradesAnEarlierFileLoads runs sql/setup.sql over a FILE_LOADS created before it
+// had TARGET_TABLE, with a row in it: the column is added, and the old row counts as loaded
+// into the table the next load of its key writes to.
+func TestSetupUpgradesAnEarlierFileLoads(t *testing.T) {
+	ctx := context.Background()
+	s, err := sfemu.Start(ctx, sfemu.Config{
+		Account:    testAccount,
+		Identities: []sfemu.Identity{{AccessKeyID: loaderKeyID, SecretAccessKey: loaderSecret, ARN: loaderARN}},
+		Logger:     slog.New(slog.DiscardHandler),
+	})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = s.Close() })
+	require.NoError(t, s.ExecScript(ctx, `
+CREATE DATABASE IF NOT EXISTS LOADER_DB;
+CREATE SCHEMA IF NOT EXISTS LOADER_DB.RAW;
+CREATE TABLE LOADER_DB.RAW.FILE_LOADS (
+    S3_BUCKET VARCHAR, S3_KEY VARCHAR, S3_VERSION_ID VARCHAR, S3_ETAG VARCHAR, S3_SEQUENCER VARCHAR,
+    S3_SIZE NUMBER, ROWS_LOADED NUMBER, LOAD_ID VARCHAR, LOADED_AT TIMESTAMP_TZ,
+    LOADED_BY_USER VARCHAR, LOADED_BY_ROLE VARCHAR);
+INSERT INTO LOADER_DB.RAW.FILE_LOADS (S3_BUCKET, S3_KEY, S3_VERSION_ID, S3_SEQUENCER, ROWS_LOADED)
+    VALUES ('landing', 'old.json', 'v1', '0A', 1);`, nil))
+	require.NoError(t, s.ExecScript(ctx, scripts.Setup, nil))
+	require.NoError(t, s.ExecScript(ctx, scripts.Setup, nil), "setup.sql runs again safely")
+	require.NoError(t, s.ExecScript(ctx, scripts.LambdaWID, map[string]string{"role_arn": loaderRole}))
+	useIdentity(t, loaderKeyID, loaderSecret)
+	assert.Equal(t, int64(1), count(t, s, "SELECT COUNT(*) FROM LOADER_DB.RAW.LOAD_LOCK"), "one lock row, however often setup runs")
+
+	res, err := newClient(t, s, nil).Load(ctx, newBatch("after-upgrade", fileVersion("old.json", "v2", "0B", 2)))
+	require.NoError(t, err)
+	assert.Equal(t, []Status{StatusReplaced}, statuses(res))
+	assert.Equal(t, [][]any{{"v2", "RAW_DATA"}}, query(t, s, "SELECT S3_VERSION_ID, TARGET_TABLE FROM LOADER_DB.RAW.FILE_LOADS"))
+}
