@@ -19,7 +19,9 @@ type lockTable struct {
 	changed map[string]uint64 // table -> count at its last commit
 	// abortIdle is how long a holder must be idle before a waiter aborts it.
 	abortIdle time.Duration
-	closed    bool
+	// maxWaiters is how many statements may queue for one lock; the next one is aborted.
+	maxWaiters int
+	closed     bool
 }
 
 // tableLock is one table's lock: its holder and the transactions queued for it, first come
@@ -32,11 +34,21 @@ type tableLock struct {
 	wake chan struct{}
 }
 
-func newLockTable(abortIdle time.Duration) *lockTable {
+// defaultMaxWaiters is the queue Snowflake allows behind one table lock. It is not
+// documented; clients report "the number of waiters for this lock exceeds the 20 statements
+// limit" (https://resultant.com/blog/technology/overcoming-concurrent-write-limits-in-snowflake/)
+// and, more recently, a limit of 50. The emulator takes the lower one.
+const defaultMaxWaiters = 20
+
+func newLockTable(abortIdle time.Duration, maxWaiters int) *lockTable {
 	if abortIdle <= 0 {
 		abortIdle = defaultAbortIdleAfter
 	}
-	return &lockTable{locks: map[string]*tableLock{}, txns: map[int64]*txn{}, changed: map[string]uint64{}, abortIdle: abortIdle}
+	if maxWaiters <= 0 {
+		maxWaiters = defaultMaxWaiters
+	}
+	return &lockTable{locks: map[string]*tableLock{}, txns: map[int64]*txn{}, changed: map[string]uint64{},
+		abortIdle: abortIdle, maxWaiters: maxWaiters}
 }
 
 func (l *tableLock) signal() {
@@ -102,6 +114,17 @@ func lockTimeoutError(holderQuery, table string, holder int64, ownQuery string, 
 		holderQuery, table, holder, ownQuery, int64(wait/time.Second))
 }
 
+// tooManyWaitersError is Snowflake's answer to a statement that would queue behind too many
+// others for one lock, in the words its clients report (see defaultMaxWaiters).
+func tooManyWaitersError(holderQuery, table string, holder *txn, ownQuery string, limit int) *sfError {
+	var id int64
+	if holder != nil {
+		id = holder.id
+	}
+	return newError("000625", "57014", "Statement '%s' has locked table '%s' in transaction %d and this lock has not yet been released.\nYour statement '%s' was aborted because the number of waiters for this lock exceeds the %d statements limit.",
+		holderQuery, table, id, ownQuery, limit)
+}
+
 // deadlockError is what the newest statement of a cycle of waits gets. Snowflake: "Snowflake
 // detects deadlocks and chooses the most recent statement which is part of the deadlock as
 // the victim. The statement is rolled back, but the transaction itself is left active"
@@ -130,6 +153,11 @@ func (lt *lockTable) acquire(ctx context.Context, s *Server, t *txn, table strin
 	}
 	if wait <= 0 {
 		err := lockTimeoutError(l.queryID, table, l.holder.id, queryIDOf(ctx), 0)
+		lt.mu.Unlock()
+		return err
+	}
+	if len(l.queue) >= lt.maxWaiters {
+		err := tooManyWaitersError(l.queryID, table, l.holder, queryIDOf(ctx), lt.maxWaiters)
 		lt.mu.Unlock()
 		return err
 	}

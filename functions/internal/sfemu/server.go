@@ -64,6 +64,9 @@ type Config struct {
 	// AbortIdleAfter is how long a transaction may stay idle while it blocks another one's
 	// lock before it is aborted; 0 is Snowflake's 5 minutes. Tests shorten it.
 	AbortIdleAfter time.Duration
+	// MaxLockWaiters is how many statements may wait for one table lock before the next is
+	// refused with 000625; 0 is 20, the limit Snowflake's clients report.
+	MaxLockWaiters int
 }
 
 // Server is a Snowflake account on a loopback port.
@@ -120,7 +123,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		cfg:      cfg,
 		log:      cfg.Logger,
 		now:      cfg.Clock,
-		locks:    newLockTable(cfg.AbortIdleAfter),
+		locks:    newLockTable(cfg.AbortIdleAfter, cfg.MaxLockWaiters),
 		sessions: map[string]*session{},
 		masters:  map[string]*session{},
 		nextID:   time.Now().UnixNano() / 1e6 % 1e9 * 1000,

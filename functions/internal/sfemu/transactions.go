@@ -21,7 +21,9 @@ package sfemu
 // How the emulator gets there over DuckDB, whose transactions are snapshot-isolated from
 // their start and fail one of two writers of a row with a conflict instead of making it wait:
 //   - Every DML statement on a standard table (INSERT, UPDATE, DELETE, MERGE, TRUNCATE)
-//     takes that table's lock, queued in arrival order behind the holder. INSERT locks too,
+//     takes that table's lock, queued in arrival order behind the holder; a statement that
+//     would queue behind Config.MaxLockWaiters others is refused at once with 000625, as
+//     Snowflake refuses one past its (undocumented) limit of waiters. INSERT locks too,
 //     although Snowflake often lets INSERTs run side by side: a client must not rely on an
 //     INSERT waiting, and the loader does not.
 //   - The session's DuckDB transaction begins only once its first table lock is held. Until

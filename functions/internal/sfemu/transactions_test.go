@@ -18,12 +18,16 @@ import (
 // aborted after abortIdle.
 func startServerIdle(t *testing.T, abortIdle time.Duration) *Server {
 	t.Helper()
-	s, err := Start(context.Background(), Config{
-		Account:        testAccount,
-		Identities:     []Identity{{AccessKeyID: testKeyID, SecretAccessKey: testSecret, ARN: testARN}},
-		Logger:         slog.New(slog.NewTextHandler(io.Discard, nil)),
-		AbortIdleAfter: abortIdle,
-	})
+	return startServerWith(t, Config{AbortIdleAfter: abortIdle})
+}
+
+// startServerWith starts an emulator with cfg's transaction settings and the EVENTS table.
+func startServerWith(t *testing.T, cfg Config) *Server {
+	t.Helper()
+	cfg.Account = testAccount
+	cfg.Identities = []Identity{{AccessKeyID: testKeyID, SecretAccessKey: testSecret, ARN: testARN}}
+	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	s, err := Start(context.Background(), cfg)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = s.Close() })
 	require.NoError(t, s.ExecScript(context.Background(), testSetupTmpl, map[string]string{"role_arn": testRoleARN}))
@@ -372,4 +376,23 @@ func TestLateLockOnAChangedTableIsRefused(t *testing.T) {
 	assert.Contains(t, err.Error(), "LOADER_DB.RAW.OTHER was changed by another transaction")
 	exec(t, c[0], "ROLLBACK")
 	exec(t, c[0], "DELETE FROM OTHER")
+}
+
+func TestTooManyWaitersForOneLock(t *testing.T) {
+	s := startServerWith(t, Config{AbortIdleAfter: time.Hour, MaxLockWaiters: 1})
+	c := sessions(t, s, 3)
+	exec(t, c[0], "BEGIN")
+	exec(t, c[0], "DELETE FROM EVENTS")
+	done := make(chan error, 1)
+	go func() {
+		_, err := c[1].ExecContext(context.Background(), "DELETE FROM EVENTS")
+		done <- err
+	}()
+	waitBlocked(t, s)
+
+	_, err := c[2].ExecContext(context.Background(), "DELETE FROM EVENTS")
+	snowflakeError(t, err, 625, "57014")
+	assert.Contains(t, err.Error(), "the number of waiters for this lock exceeds the 1 statements limit")
+	exec(t, c[0], "COMMIT")
+	require.NoError(t, <-done, "the statement that was queued gets the lock")
 }
