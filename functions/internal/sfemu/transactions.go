@@ -34,7 +34,10 @@ package sfemu
 //     COMMITTED shows. A later lock on a table that another transaction changed after that
 //     moment cannot be shown correctly; the statement then fails with an error that says so,
 //     instead of reading stale rows. Transactions that take their locks in one order (as a
-//     loader that locks its lock row first does) never meet it.
+//     loader that locks its lock row first does) never meet it. A query of such a transaction
+//     reads the tables it has not locked as of that moment too, so it can miss a commit made
+//     since (an older view than READ COMMITTED); the emulator does not detect that, and a
+//     client must not rely on such a read, which Snowflake would not keep stable either.
 //   - Writes to the session's temporary tables before the first lock run in DuckDB at once,
 //     after a copy of the table is kept: ROLLBACK puts the copy back, COMMIT drops it. So a
 //     temporary table behaves transactionally without its write opening the DuckDB
