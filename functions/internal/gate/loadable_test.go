@@ -338,3 +338,28 @@ func TestStoredDouble(t *testing.T) {
 		})
 	}
 }
+
+// TestAmountBound checks the shipped schema's bound on amount: DAILY_SUMMARY casts it to
+// NUMBER(18,2), whose largest value is 9999999999999999.99.
+func TestAmountBound(t *testing.T) {
+	tests := []struct {
+		amount string
+		ok     bool
+	}{
+		{"9999999999999999.99", true},
+		{"9999999999999999.994", false}, // Snowflake would round it to fit, but it is past the bound
+		{"10000000000000000", false},
+		{"1e16", false},
+		{"0", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.amount, func(t *testing.T) {
+			rec := `{"event_id":"e","action":"purchase","amount":` + tt.amount + `,"timestamp":"2026-11-01T08:00:00Z"}`
+			res := check(t, newGate(t, nil), "incoming/e.ndjson", []byte(rec+"\n"))
+			assert.Equal(t, tt.ok, res.Accepted, "findings: %+v", res.Findings)
+			if !tt.ok {
+				assert.Equal(t, RuleSchema, res.Rule)
+			}
+		})
+	}
+}

@@ -1,0 +1,59 @@
+package sfemu
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"testing"
+
+	"github.com/snowflakedb/gosnowflake"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestParseJSONThroughTheDriver runs PARSE_JSON and TRY_PARSE_JSON as a client does, and
+// checks the error Snowflake gives for a document it refuses.
+func TestParseJSONThroughTheDriver(t *testing.T) {
+	s := startServer(t, "")
+	db := connect(t, s)
+	ctx := context.Background()
+	tests := []struct {
+		name  string
+		query string
+		want  sql.NullString
+		code  int // the Snowflake error number, 0 for none
+	}{
+		{name: "object", query: `SELECT TO_JSON(PARSE_JSON('{"b":1, "a":[1.50, 1.5e2]}'))`, want: valid(`{"b":1,"a":[1.50,1.5e+02]}`)},
+		{name: "empty is NULL", query: `SELECT TO_JSON(PARSE_JSON(' '))`},
+		{name: "duplicate key", query: `SELECT PARSE_JSON('{"a":1,"a":2}')`, code: 100069},
+		{name: "duplicates allowed", query: `SELECT TO_JSON(PARSE_JSON('{"a":1,"a":2}', 'd'))`, want: valid(`{"a":2}`)},
+		{name: "try: NULL instead of an error", query: `SELECT TO_JSON(TRY_PARSE_JSON('{"a":1,"a":2}'))`},
+		{name: "beyond a DOUBLE", query: `SELECT PARSE_JSON('[1e309]')`, code: 100069},
+		{name: "lone surrogate", query: `SELECT PARSE_JSON('"\\ud800"')`, code: 100069},
+		{name: "rounded to a DOUBLE", query: `SELECT TO_JSON(PARSE_JSON('123456789012345678901234567890123456789'))`, want: valid(`1.2345678901234568e+38`)},
+		{name: "path into a parsed DOUBLE", query: `SELECT PARSE_JSON('{"x":2.5e1}'):x::NUMBER(18,2)::VARCHAR`, want: valid(`25.00`)},
+		// DuckDB reads a decimal out of a JSON document as a double, so the emulator cannot
+		// show 9999999999999999.99 itself fitting; an integer of 16 digits stays exact.
+		{name: "amount that NUMBER(18,2) holds", query: `SELECT PARSE_JSON('{"x":9999999999999999}'):x::NUMBER(18,2)::VARCHAR`, want: valid(`9999999999999999.00`)},
+		{name: "text that is no number", query: `SELECT PARSE_JSON('{"x":"ten"}'):x::NUMBER(18,2)`, code: 100038},
+		{name: "amount beyond NUMBER(18,2)", query: `SELECT PARSE_JSON('{"x":10000000000000000}'):x::NUMBER(18,2)`, code: 100039},
+		{name: "amount rounding past NUMBER(18,2)", query: `SELECT PARSE_JSON('{"x":9999999999999999.995}'):x::NUMBER(18,2)`, code: 100039},
+		{name: "DOUBLE amount beyond NUMBER(18,2)", query: `SELECT PARSE_JSON('{"x":1e16}'):x::NUMBER(18,2)`, code: 100039},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got sql.NullString
+			err := db.QueryRowContext(ctx, tt.query).Scan(&got)
+			if tt.code != 0 {
+				var sfErr *gosnowflake.SnowflakeError
+				require.True(t, errors.As(err, &sfErr), "error %v", err)
+				assert.Equal(t, tt.code, sfErr.Number, "%v", err)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, got)
+		})
+	}
+}
+
+func valid(s string) sql.NullString { return sql.NullString{String: s, Valid: true} }
