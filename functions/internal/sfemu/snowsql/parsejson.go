@@ -46,7 +46,9 @@ type JSONError struct {
 	Msg string
 }
 
-func (e *JSONError) Error() string { return fmt.Sprintf("Error parsing JSON: %s, pos %d", e.Msg, e.Pos) }
+func (e *JSONError) Error() string {
+	return fmt.Sprintf("Error parsing JSON: %s, pos %d", e.Msg, e.Pos)
+}
 
 // ParseJSON reads text as Snowflake's PARSE_JSON reads it
 // (https://docs.snowflake.com/en/sql-reference/functions/parse_json) and returns the JSON
