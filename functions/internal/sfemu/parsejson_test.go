@@ -57,3 +57,19 @@ func TestParseJSONThroughTheDriver(t *testing.T) {
 }
 
 func valid(s string) sql.NullString { return sql.NullString{String: s, Valid: true} }
+
+// TestToJSONKeepsDigits reads a VARIANT column back with TO_JSON: the NUMBER values PARSE_JSON
+// kept exactly must come back with every digit, not as the double DuckDB would read them as.
+func TestToJSONKeepsDigits(t *testing.T) {
+	s := startServer(t, "")
+	db := connect(t, s)
+	ctx := context.Background()
+	_, err := db.ExecContext(ctx, `CREATE TABLE LOADER_DB.RAW.DIGITS (V VARIANT)`)
+	require.NoError(t, err)
+	doc := `{"d":0.1234567890123456789012345678901234567,"i":12345678901234567890123456789012345678,"m":9999999999999999.99}`
+	_, err = db.ExecContext(ctx, `INSERT INTO LOADER_DB.RAW.DIGITS SELECT PARSE_JSON(?)`, doc)
+	require.NoError(t, err)
+	var got string
+	require.NoError(t, db.QueryRowContext(ctx, `SELECT TO_JSON(V) FROM LOADER_DB.RAW.DIGITS`).Scan(&got))
+	assert.Equal(t, doc, got)
+}

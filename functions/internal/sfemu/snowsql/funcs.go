@@ -200,8 +200,14 @@ func init() {
 				return item{}, err
 			}
 			a := c.args[0]
-			if a.kind == kindJSON {
+			switch a.kind {
+			case kindJSON:
 				return item{sql: "CAST(" + a.sql + " AS VARCHAR)", kind: kindOther}, nil
+			case kindUnknown:
+				// A VARIANT column is text already; DuckDB's to_json would read it again and
+				// write its decimals back as doubles, losing digits Snowflake keeps. typeof
+				// is folded while DuckDB binds the statement, so only one branch survives.
+				return item{sql: "(CASE WHEN typeof(" + a.sql + ") = 'JSON' THEN CAST(" + a.sql + " AS VARCHAR) ELSE CAST(to_json(" + a.sql + ") AS VARCHAR) END)", kind: kindOther}, nil
 			}
 			return item{sql: "CAST(to_json(" + a.sql + ") AS VARCHAR)", kind: kindOther}, nil
 		},
