@@ -59,8 +59,9 @@ type Config struct {
 	// 5 to 20 times; even very repetitive ones rarely pass 50. A gzip bomb is built for
 	// ratios around 1000, so 100 stops bombs within a few megabytes and rejects no real data.
 	MaxRatio float64
-	// MaxBadRecords is how many records may break a record rule (fail the schema or hold a
-	// duplicate key): 0 rejects a file on its first invalid record; N > 0 loads a file with
+	// MaxBadRecords is how many records may break a record rule (fail the schema, hold a
+	// duplicate key, or hold a value Snowflake refuses or changes, see loadable.go): 0
+	// rejects a file on its first invalid record; N > 0 loads a file with
 	// up to N invalid records, skipping them and listing them in Result.Skip. Only record
 	// rules are skippable: a syntax, encoding or layout error leaves no trustworthy way to
 	// tell where records begin, while a record with a duplicate key is well-formed JSON that
