@@ -84,8 +84,11 @@ func (s *scanner) checkNumber(start, end, intDigits, fracDigits int, exp bool) {
 		s.noteRefusal(RuleNumberRange, start, end)
 		return
 	}
-	if s.lossy.rule == "" && !sameDecimal(lit, strconv.AppendFloat(s.scratch[:0], f, 'g', -1, 64)) {
-		s.lossy = issue{rule: RulePrecision, start: start, end: end}
+	if s.lossy.rule == "" {
+		s.scratch = strconv.AppendFloat(s.scratch[:0], f, 'g', -1, 64)
+		if !sameDecimal(lit, s.scratch) {
+			s.lossy = issue{rule: RulePrecision, start: start, end: end}
+		}
 	}
 }
 

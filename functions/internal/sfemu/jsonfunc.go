@@ -43,6 +43,26 @@ func (parseJSONUDF) Executor() duckdb.ScalarFuncExecutor {
 	}}
 }
 
+// jsonScalarUDF is snowsql.JSONScalar as a DuckDB scalar function: the value a cast of a
+// VARIANT path to a number reads, with every digit the VARIANT holds.
+type jsonScalarUDF struct{}
+
+func (jsonScalarUDF) Config() duckdb.ScalarFuncConfig {
+	text, _ := duckdb.NewTypeInfo(duckdb.TYPE_VARCHAR)
+	return duckdb.ScalarFuncConfig{InputTypeInfos: []duckdb.TypeInfo{text, text}, ResultTypeInfo: text}
+}
+
+func (jsonScalarUDF) Executor() duckdb.ScalarFuncExecutor {
+	return duckdb.ScalarFuncExecutor{RowExecutor: func(args []driver.Value) (any, error) {
+		doc, _ := args[0].(string)
+		path, _ := args[1].(string)
+		if v, ok := snowsql.JSONScalar(doc, path); ok {
+			return v, nil
+		}
+		return nil, nil
+	}}
+}
+
 // registerFunctions adds the emulator's own SQL functions to the database. DuckDB keeps a
 // registered function in the database's catalog, so every connection, and so every
 // session, sees it.
@@ -54,6 +74,9 @@ func registerFunctions(ctx context.Context, db *sql.DB) error {
 	defer conn.Close()
 	if err := duckdb.RegisterScalarUDF(conn, snowsql.ParseJSONFunction, parseJSONUDF{}); err != nil {
 		return fmt.Errorf("sfemu: register %s: %w", snowsql.ParseJSONFunction, err)
+	}
+	if err := duckdb.RegisterScalarUDF(conn, snowsql.JSONScalarFunction, jsonScalarUDF{}); err != nil {
+		return fmt.Errorf("sfemu: register %s: %w", snowsql.JSONScalarFunction, err)
 	}
 	return nil
 }

@@ -32,9 +32,12 @@ func TestParseJSONThroughTheDriver(t *testing.T) {
 		{name: "lone surrogate", query: `SELECT PARSE_JSON('"\\ud800"')`, code: 100069},
 		{name: "rounded to a DOUBLE", query: `SELECT TO_JSON(PARSE_JSON('123456789012345678901234567890123456789'))`, want: valid(`1.2345678901234568e+38`)},
 		{name: "path into a parsed DOUBLE", query: `SELECT PARSE_JSON('{"x":2.5e1}'):x::NUMBER(18,2)::VARCHAR`, want: valid(`25.00`)},
-		// DuckDB reads a decimal out of a JSON document as a double, so the emulator cannot
-		// show 9999999999999999.99 itself fitting; an integer of 16 digits stays exact.
-		{name: "amount that NUMBER(18,2) holds", query: `SELECT PARSE_JSON('{"x":9999999999999999}'):x::NUMBER(18,2)::VARCHAR`, want: valid(`9999999999999999.00`)},
+		{name: "amount that NUMBER(18,2) holds", query: `SELECT PARSE_JSON('{"x":9999999999999999.99}'):x::NUMBER(18,2)::VARCHAR`, want: valid(`9999999999999999.99`)},
+		{name: "38 digits through a path", query: `SELECT PARSE_JSON('{"a":[{"x":12345678901234567890123456789012345678}]}'):a[0].x::NUMBER::VARCHAR`, want: valid(`12345678901234567890123456789012345678`)},
+		{name: "string to a number", query: `SELECT PARSE_JSON('{"x":"19.99"}'):x::NUMBER(10,2)::VARCHAR`, want: valid(`19.99`)},
+		{name: "JSON null to a number", query: `SELECT PARSE_JSON('{"x":null}'):x::NUMBER::VARCHAR`},
+		{name: "missing key to a number", query: `SELECT PARSE_JSON('{}'):x::NUMBER::VARCHAR`},
+		{name: "whole VARIANT to a number", query: `SELECT PARSE_JSON('12.50')::NUMBER(10,2)::VARCHAR`, want: valid(`12.50`)},
 		{name: "text that is no number", query: `SELECT PARSE_JSON('{"x":"ten"}'):x::NUMBER(18,2)`, code: 100038},
 		{name: "amount beyond NUMBER(18,2)", query: `SELECT PARSE_JSON('{"x":10000000000000000}'):x::NUMBER(18,2)`, code: 100039},
 		{name: "amount rounding past NUMBER(18,2)", query: `SELECT PARSE_JSON('{"x":9999999999999999.995}'):x::NUMBER(18,2)`, code: 100039},

@@ -80,11 +80,12 @@ func TestDailySummaryAmountBound(t *testing.T) {
 	tests := []struct {
 		name   string
 		amount string
+		want   string // PURCHASE_AMOUNT; amount when empty
 		fails  bool
 	}{
-		// The emulator reads a decimal out of a VARIANT as a double, so the largest amount
-		// it can show fitting exactly is a 16-digit integer.
-		{name: "largest whole amount", amount: "9999999999999999"},
+		{name: "largest amount", amount: "9999999999999999.99"},
+		{name: "largest amount after rounding", amount: "9999999999999999.994", want: "9999999999999999.99"},
+		{name: "rounding past NUMBER(18,2)", amount: "9999999999999999.995", fails: true},
 		{name: "beyond NUMBER(18,2)", amount: "10000000000000000", fails: true},
 		{name: "beyond NUMBER(18,2) as a DOUBLE", amount: "1e16", fails: true},
 	}
@@ -107,7 +108,11 @@ func TestDailySummaryAmountBound(t *testing.T) {
 			}
 			require.NoError(t, err)
 			require.Len(t, rows, 2, "both days, the one without the amount too")
-			assert.Equal(t, tt.amount+".00", rows[1][1])
+			want := tt.want
+			if want == "" {
+				want = tt.amount
+			}
+			assert.Equal(t, want, rows[1][1])
 		})
 	}
 }

@@ -62,3 +62,31 @@ func TestParseJSON(t *testing.T) {
 		})
 	}
 }
+
+func TestJSONScalar(t *testing.T) {
+	doc := `{"a":{"b":[1,{"c":9999999999999999.99}]},"s":"x\"y\u00e9","q\"k":true,"n":null,"o":{"p":[]},"e":1.5e+02}`
+	tests := []struct {
+		path string
+		want string
+		ok   bool
+	}{
+		{path: `$."a"."b"[1]."c"`, want: "9999999999999999.99", ok: true},
+		{path: `$."a"."b"[0]`, want: "1", ok: true},
+		{path: `$."s"`, want: `x"yé`, ok: true},
+		{path: `$."q\"k"`, want: "true", ok: true},
+		{path: `$."o"`, want: `{"p":[]}`, ok: true},
+		{path: `$."e"`, want: "1.5e+02", ok: true},
+		{path: `$."n"`},
+		{path: `$."missing"`},
+		{path: `$."a"."b"[2]`},
+		{path: `$."s"[0]`},
+		{path: `$`, want: doc, ok: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.path, func(t *testing.T) {
+			got, ok := JSONScalar(doc, tt.path)
+			assert.Equal(t, tt.ok, ok)
+			assert.Equal(t, tt.want, got)
+		})
+	}
+}

@@ -36,7 +36,7 @@ func TestTranslate(t *testing.T) {
 		{"variant path and string cast", "SELECT payload:action::string AS action FROM raw_data",
 			`SELECT json_extract_string(json_extract(PAYLOAD, '$."action"'), '$') AS "ACTION" FROM "LOADER_DB__RAW"."RAW_DATA"`},
 		{"nested path, brackets and number cast", "SELECT p:user.tags[0], p['a b']::NUMBER(18,2) x FROM t",
-			`SELECT json_extract(P, '$."user"."tags"[0]') AS "P:USER.TAGS[0]", CAST(json_extract_string(json_extract(P, '$."a b"'), '$') AS DECIMAL(18,2)) AS "X" FROM "LOADER_DB__RAW"."T"`},
+			`SELECT json_extract(P, '$."user"."tags"[0]') AS "P:USER.TAGS[0]", CAST(sf_json_scalar(P, '$."a b"') AS DECIMAL(18,2)) AS "X" FROM "LOADER_DB__RAW"."T"`},
 		{"variant compared with a string literal", "SELECT COUNT_IF(payload:action = 'view') v FROM raw_data",
 			`SELECT COUNT_IF(json_extract_string(json_extract(PAYLOAD, '$."action"'), '$') = 'view') AS "V" FROM "LOADER_DB__RAW"."RAW_DATA"`},
 		{"cast of a column of unknown type", "SELECT c::STRING AS s FROM t",
