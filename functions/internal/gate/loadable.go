@@ -25,7 +25,12 @@ import (
 // because of its range or scale, is stored as a DOUBLE. A fixed-point NUMBER holds at most
 // 38 digits, of which at most 37 after the point
 // (https://docs.snowflake.com/en/sql-reference/data-types-numeric). A DOUBLE is an IEEE 754
-// double: about 15 to 17 significant digits, magnitudes up to about 1.8e308.
+// double: about 15 to 17 significant digits, magnitudes up to about 1.8e308. The JSON file
+// format of COPY and staged files reads documents the same way: its ALLOW_DUPLICATE option
+// defaults to FALSE, and invalid UTF-8 is an error unless REPLACE_INVALID_CHARACTERS or
+// IGNORE_UTF8_ERRORS is set (https://docs.snowflake.com/en/sql-reference/sql/create-file-format,
+// format type options for JSON). Neither page says anything about \u escapes of surrogates
+// or NUL, about nesting depth, or about numbers beyond a DOUBLE.
 
 // MaxDepth is how deeply the gate lets arrays and objects nest in a record. Snowflake's
 // documentation gives no limit for PARSE_JSON or the JSON file format, so the gate takes

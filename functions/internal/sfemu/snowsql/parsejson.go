@@ -63,6 +63,10 @@ func (e *JSONError) Error() string {
 //     nearest double, written in exponent form ("1.5e+02") so it stays a double for DuckDB.
 //     A number beyond the DOUBLE's range cannot be stored and is refused.
 //
+// Staged JSON files are read the same way: the JSON file format's ALLOW_DUPLICATE defaults
+// to FALSE (https://docs.snowflake.com/en/sql-reference/sql/create-file-format), which is
+// allowDuplicates false.
+//
 // Where the documentation is silent, the emulator refuses, on the safe side, the same
 // things the validator's gate refuses: a \u escape of half a UTF-16 surrogate pair, the NUL
 // character \u0000, nesting deeper than MaxJSONDepth, and text longer than MaxVariantBytes.
