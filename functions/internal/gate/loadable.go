@@ -75,14 +75,10 @@ func (s *scanner) noteRefusal(rule string, start, end int) {
 	}
 }
 
-// checkNumber looks at the valid number d[start:end], whose integer part has intDigits
-// digits (a lone 0 counts none), fracDigits digits after the point and an exponent when
-// exp. A number PARSE_JSON keeps as NUMBER needs no more work; the others become a DOUBLE,
-// which the gate checks for range and for the value it ends up with.
-func (s *scanner) checkNumber(start, end, intDigits, fracDigits int, exp bool) {
-	if !exp && fracDigits <= maxFixedScale && intDigits+fracDigits <= maxFixedDigits {
-		return
-	}
+// checkDouble looks at the valid number d[start:end], which PARSE_JSON stores as a DOUBLE
+// (it has an exponent, or more digits than a NUMBER holds), for its range and for the value
+// it ends up with.
+func (s *scanner) checkDouble(start, end int) {
 	lit := s.data[start:end]
 	f, err := strconv.ParseFloat(string(lit), 64)
 	if err != nil && math.IsInf(f, 0) {

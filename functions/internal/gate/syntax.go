@@ -39,7 +39,7 @@ type scanner struct {
 	refusal issue  // the first value Snowflake would refuse (rule "" when none)
 	pairLow int    // where the \u escape that completes the last high surrogate is
 	lossy   issue  // the first number Snowflake would store with another value
-	scratch []byte // formatting space for checkNumber
+	scratch []byte // formatting space for checkDouble
 }
 
 // strPlain marks the bytes a string can hold without a closer look: everything but the
@@ -206,7 +206,8 @@ func isHex(c byte) bool {
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 
 // number checks a number at i against the JSON grammar: no leading zeros, no leading '+',
-// digits on both sides of the point. It counts the digits as it goes, for checkNumber.
+// digits on both sides of the point. It counts the digits as it goes, to tell the numbers
+// PARSE_JSON keeps as NUMBER from those it stores as DOUBLE (loadable.go).
 func (s *scanner) number(i int) int {
 	d := s.data
 	start := i
@@ -247,7 +248,9 @@ func (s *scanner) number(i int) int {
 		for i++; i < len(d) && isDigit(d[i]); i++ {
 		}
 	}
-	s.checkNumber(start, i, intDigits, fracDigits, exp)
+	if exp || fracDigits > maxFixedScale || intDigits+fracDigits > maxFixedDigits {
+		s.checkDouble(start, i) // not a NUMBER: Snowflake stores a DOUBLE
+	}
 	return i
 }
 
