@@ -223,11 +223,11 @@ func loadFinding(rec records.Record, sc *scanner, is issue, warn bool) Finding {
 	case RulePrecision:
 		f, _ := strconv.ParseFloat(string(val), 64)
 		if warn {
-			msg = fmt.Sprintf("the number at '%s' (%s) has more digits than Snowflake keeps: it is loaded as the DOUBLE %s (LOSSY_NUMBERS=warn)",
+			msg = fmt.Sprintf("the number at '%s' (%s) is not kept as written: Snowflake stores numbers with an exponent or more than 38 digits as a DOUBLE, and it is loaded as the DOUBLE %s (LOSSY_NUMBERS=warn)",
 				at, clip(val), strconv.FormatFloat(f, 'g', -1, 64))
 			break
 		}
-		msg = fmt.Sprintf("the number at '%s' (%s) has more digits than Snowflake keeps: it would be stored as the DOUBLE %s. "+
+		msg = fmt.Sprintf("the number at '%s' (%s) is not kept as written: Snowflake stores numbers with an exponent or more than 38 digits as a DOUBLE, and this one would be stored as the DOUBLE %s. "+
 			"Send it as a string to keep every digit, or set LOSSY_NUMBERS=warn to load the rounded value", at, clip(val), strconv.FormatFloat(f, 'g', -1, 64))
 	case RuleDepth:
 		msg = fmt.Sprintf("the value at '%s' is nested %d levels deep; the gate loads at most %d levels, "+
