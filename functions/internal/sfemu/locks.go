@@ -56,9 +56,9 @@ func (l *tableLock) signal() {
 	l.wake = make(chan struct{})
 }
 
-// register records a new transaction of sess. Its id is its start time in nanoseconds, as
+// register records a new transaction of sess, auto for one autocommitted statement. Its id is its start time in nanoseconds, as
 // Snowflake's transaction ids are, kept unique.
-func (lt *lockTable) register(sess *session) *txn {
+func (lt *lockTable) register(sess *session, auto bool) *txn {
 	lt.mu.Lock()
 	defer lt.mu.Unlock()
 	now := time.Now()
@@ -67,7 +67,7 @@ func (lt *lockTable) register(sess *session) *txn {
 		id = lt.lastID + 1
 	}
 	lt.lastID = id
-	t := &txn{id: id, sess: sess, started: now}
+	t := &txn{id: id, sess: sess, started: now, auto: auto}
 	lt.txns[id] = t
 	return t
 }
@@ -306,17 +306,24 @@ func (s *Server) abortIfIdle(holder *txn, idleFor time.Duration) {
 	s.abortTx(sess, "idle for "+idleFor.String()+" while it blocked another transaction's lock")
 }
 
-// abortByID ends transaction id, as SYSTEM$ABORT_TRANSACTION does; only the transactions of
-// user may be ended unless admin. An idle transaction is rolled back at once; one whose
-// statement runs is marked, and that statement fails and rolls it back.
+// abortByID ends transaction id, as SYSTEM$ABORT_TRANSACTION does
+// (https://docs.snowflake.com/en/sql-reference/functions/system_abort_transaction): a
+// transaction "can be aborted only by the user who started the transaction or an account
+// administrator"; one already committed or rolled back "is not altered", and neither is an
+// autocommitted statement's ("supported for explicit/multi-statement transactions only"). An
+// idle transaction is rolled back at once; one whose statement runs is marked, and that
+// statement fails and rolls it back.
 func (s *Server) abortByID(id int64, user string, admin bool) error {
 	s.locks.mu.Lock()
 	t := s.locks.txns[id]
-	if t == nil || (!admin && t.sess.user != user) {
+	if t != nil && !admin && t.sess.user != user {
 		s.locks.mu.Unlock()
 		return newError("002003", "02000", "SQL compilation error:\nTransaction '%d' does not exist or not authorized.", id)
 	}
 	s.locks.mu.Unlock()
+	if t == nil || t.auto {
+		return nil
+	}
 	sess := t.sess
 	if sess.mu.TryLock() {
 		defer sess.mu.Unlock()

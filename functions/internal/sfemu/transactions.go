@@ -17,6 +17,7 @@ package sfemu
 //     is aborted and rolled back ("Aborting transactions"). SYSTEM$ABORT_TRANSACTION ends a
 //     transaction of one's own user; SHOW TRANSACTIONS lists them.
 //   - A session that ends rolls its open transaction back; DDL commits it first.
+//   - Not modelled: the abort of a transaction older than 4 hours that blocks nobody.
 //
 // How the emulator gets there over DuckDB, whose transactions are snapshot-isolated from
 // their start and fail one of two writers of a row with a conflict instead of making it wait:
@@ -85,6 +86,8 @@ type txn struct {
 	// a statement of it runs; the statement then fails and rolls back.
 	aborted error
 	name    string
+	// auto marks the transaction of one autocommitted statement.
+	auto bool
 }
 
 // txState is a session's part of the model; it is embedded in session and used under its mu.
@@ -125,7 +128,7 @@ func lockName(ref snowsql.TableRef) string { return ref.Snow() }
 func (s *Server) beginTx(sess *session) {
 	sess.inTx = true
 	if sess.tx == nil {
-		sess.tx = s.locks.register(sess)
+		sess.tx = s.locks.register(sess, false)
 	}
 }
 

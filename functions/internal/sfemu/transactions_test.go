@@ -255,8 +255,8 @@ func TestAbortTransaction(t *testing.T) {
 	snowflakeError(t, err, 604, "57014")
 	assert.Equal(t, int64(1), queryInt(t, s, "SELECT COUNT(*) FROM LOADER_DB.RAW.EVENTS"), "only the second session's row is there")
 
-	_, err = c[1].ExecContext(context.Background(), "SELECT SYSTEM$ABORT_TRANSACTION(42)")
-	snowflakeError(t, err, 2003, "02000")
+	_, err = c[1].ExecContext(context.Background(), "SELECT SYSTEM$ABORT_TRANSACTION(?)", id)
+	assert.NoError(t, err, "a transaction that has ended is not altered")
 }
 
 func TestIdleTransactionBlockingALockIsAborted(t *testing.T) {

@@ -15,7 +15,7 @@ const accountLock = "<account objects>"
 // and, when table is set, that table's lock; unlockWrites releases them. Snowflake runs DDL
 // as a transaction of its own, which waits for the locks of open transactions on the table.
 func (s *Server) lockWrites(ctx context.Context, sess *session, tables ...string) (*txn, error) {
-	t := s.locks.register(sess)
+	t := s.locks.register(sess, true)
 	// The tables first: a statement waiting for an open transaction's table lock must not
 	// hold the account lock, which every login's CREATE TEMPORARY TABLE needs, meanwhile.
 	for _, name := range append(tables, accountLock) {
@@ -65,7 +65,7 @@ func (s *Server) inTx(ctx context.Context, sess *session, target *snowsql.TableR
 	if target == nil || target.Temp {
 		return fn()
 	}
-	s.beginTx(sess)
+	sess.inTx, sess.tx = true, s.locks.register(sess, true)
 	res, err := s.txStatement(ctx, sess, target, fn)
 	if err != nil {
 		_ = s.endTx(ctx, sess, false)
