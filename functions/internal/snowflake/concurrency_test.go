@@ -44,7 +44,10 @@ func emulatorAborting(t testing.TB, abortIdle time.Duration) *sfemu.Server {
 //   - same-(i/2), the same version as one other batch;
 //   - two-(i%4), version v1 in batches 0-3 and v2 (newer sequencer) in batches 4-7.
 //
-// It returns the batches and, per key, the version that must end up loaded.
+// Batches 0, 3 and 6 go to ORDERS, as a route would send them, the others to RAW_DATA: so
+// same-1 comes in the same version to both tables, and two-0 and two-2 have their versions
+// routed to different tables. It returns the batches and, per key, the version that must
+// end up loaded, in one table or the other.
 func overlappingBatches(run int) ([]*Batch, map[string]string) {
 	want := map[string]string{}
 	var batches []*Batch
@@ -60,7 +63,11 @@ func overlappingBatches(run int) ([]*Batch, map[string]string) {
 				want[f.Key] = f.VersionID
 			}
 		}
-		batches = append(batches, newBatch(fmt.Sprintf("run-%d-load-%d", run, i), files...))
+		b := newBatch(fmt.Sprintf("run-%d-load-%d", run, i), files...)
+		if i%3 == 0 {
+			b.Table = "ORDERS"
+		}
+		batches = append(batches, b)
 	}
 	return batches, want
 }
@@ -79,6 +86,7 @@ func loadRetrying(ctx context.Context, c *Client, b *Batch) (transients int, err
 
 func TestConcurrentLoadsOfTheSameKeys(t *testing.T) {
 	s := emulatorAborting(t, 0)
+	createLike(t, s, "ORDERS")
 	ctx := context.Background()
 	clients := make([]*Client, 8)
 	for i := range clients {
@@ -90,6 +98,7 @@ func TestConcurrentLoadsOfTheSameKeys(t *testing.T) {
 	var transients int
 	for run := range concurrentRuns {
 		query(t, s, "DELETE FROM LOADER_DB.RAW.RAW_DATA")
+		query(t, s, "DELETE FROM LOADER_DB.RAW.ORDERS")
 		query(t, s, "DELETE FROM LOADER_DB.RAW.FILE_LOADS")
 		batches, want := overlappingBatches(run)
 
@@ -112,19 +121,23 @@ func TestConcurrentLoadsOfTheSameKeys(t *testing.T) {
 			transients += retried[i]
 		}
 
-		// Exactly one copy of each key's newest version, and one FILE_LOADS row per key.
+		// Exactly one copy of each key's newest version, in the table FILE_LOADS names, and
+		// one FILE_LOADS row per key.
 		got := map[string]map[string]int64{}
-		for _, r := range query(t, s, "SELECT S3_KEY, S3_VERSION_ID, COUNT(*) FROM LOADER_DB.RAW.RAW_DATA GROUP BY S3_KEY, S3_VERSION_ID") {
+		tables := map[string][]string{}
+		for _, r := range query(t, s, `SELECT S3_KEY, S3_VERSION_ID, 'RAW_DATA', COUNT(*) FROM LOADER_DB.RAW.RAW_DATA GROUP BY S3_KEY, S3_VERSION_ID
+UNION ALL SELECT S3_KEY, S3_VERSION_ID, 'ORDERS', COUNT(*) FROM LOADER_DB.RAW.ORDERS GROUP BY S3_KEY, S3_VERSION_ID`) {
 			key := r[0].(string)
 			if got[key] == nil {
 				got[key] = map[string]int64{}
 			}
-			got[key][r[1].(string)] = r[2].(int64)
+			got[key][r[1].(string)] += r[3].(int64)
+			tables[key] = append(tables[key], r[2].(string))
 		}
 		loads := map[string][]string{}
 		for _, r := range query(t, s, "SELECT S3_KEY, S3_VERSION_ID, TARGET_TABLE FROM LOADER_DB.RAW.FILE_LOADS") {
 			loads[r[0].(string)] = append(loads[r[0].(string)], r[1].(string))
-			assert.Equal(t, "RAW_DATA", r[2], "run %d: FILE_LOADS names the table", run)
+			assert.Equal(t, tables[r[0].(string)], []string{r[2].(string)}, "run %d: the rows of %s are in the one table FILE_LOADS names", run, r[0])
 		}
 		require.Len(t, got, len(want), "run %d: keys in RAW_DATA", run)
 		for key, version := range want {
@@ -142,7 +155,7 @@ func TestConcurrentLoadsOfTheSameKeys(t *testing.T) {
 			t.Fatalf("run %d of %d failed", run+1, concurrentRuns)
 		}
 	}
-	t.Logf("%d runs of 8 concurrent loaders: every key loaded once at its newest version; %d attempts failed as Snowflake.Transient and passed on a retry", concurrentRuns, transients)
+	t.Logf("%d runs of 8 concurrent loaders: every key loaded once at its newest version, in one of two tables; %d attempts failed as Snowflake.Transient and passed on a retry", concurrentRuns, transients)
 }
 
 func TestLockTimeoutIsTransient(t *testing.T) {
