@@ -67,6 +67,18 @@ type Server struct {
 	order []string
 	fault Fault
 	calls map[string]int
+	// lean forgets an execution's input and output once it ends (see Lean).
+	lean bool
+}
+
+// Lean makes the server forget an execution's input and output once it ends, keeping its
+// name, status and error: a long local run then holds the payloads of the running executions
+// only. A repeated StartExecution of an ended execution is refused whatever its input, as
+// Step Functions refuses it, so nothing that decides an answer is lost.
+func (s *Server) Lean() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.lean = true
 }
 
 // Start serves the state machine with this ARN on 127.0.0.1. Each started execution runs
@@ -194,6 +206,9 @@ func (s *Server) startExecution(w http.ResponseWriter, machine, name, input stri
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		e.Result, e.Stopped = res, time.Now()
+		if s.lean {
+			e.Input, e.Output = nil, nil
+		}
 	}()
 	writeJSON(w, map[string]any{"executionArn": arn, "startDate": epoch(e.Started)})
 }
