@@ -34,7 +34,7 @@ type Summary struct {
 		Unchanged int `json:"unchanged"`
 	} `json:"files"`
 	// PerFile is what happened to each file, by key and version.
-	PerFile []FileResult `json:"per_file"`
+	PerFile    []FileResult `json:"per_file"`
 	Executions struct {
 		Started   int            `json:"started"`
 		Succeeded int            `json:"succeeded"`
@@ -60,7 +60,7 @@ type Summary struct {
 	// interruption); Requeued the batches whose load was stopped and put back there.
 	Queued   int `json:"ingest_queue_depth"`
 	Requeued int `json:"requeued_batches,omitempty"`
-	Faults struct {
+	Faults   struct {
 		S3Reads     int64 `json:"s3_reads"`
 		Statements  int64 `json:"snowflake_statements"`
 		Invocations int64 `json:"lambda_invocations"`
