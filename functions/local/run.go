@@ -166,7 +166,11 @@ func exitStatus(s *localrun.Summary, strict bool) int {
 	switch {
 	case s.Interrupted:
 		return exitInterrupted
-	case s.Executions.Failed > 0 || s.DeadLetter.Depth > 0 || s.Queued > 0:
+	case s.DeadLetter.Depth > 0 || s.Queued > 0:
+		return exitFailed
+	case s.Executions.Failed > 0 && s.DeadLetter.Redriven == 0:
+		// A failed execution whose batch a redrive at the end loaded is not a failure of
+		// the run; the dead-letter queue, checked above, says whether any is left.
 		return exitFailed
 	case strict && s.Files.Rejected > 0:
 		return exitFailed

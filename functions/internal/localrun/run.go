@@ -54,6 +54,9 @@ type Options struct {
 	ProgressWidth func() int
 	// Timeout bounds the whole run.
 	Timeout time.Duration
+
+	// onExecution, when set, is called as each execution starts (tests stop a run there).
+	onExecution func()
 }
 
 // DefaultOptions is the main job with no flags.
@@ -254,13 +257,36 @@ func (st *stack) uploadDataset(ctx context.Context) (int, error) {
 			if err := st.mapping.Drain(ctx); err != nil {
 				return n + last, err
 			}
+			// Loads wait for the two loader containers; without a bound, executions of a
+			// large dataset would pile up, each holding its batch.
+			if err := st.waitForLoads(ctx, maxPendingLoads); err != nil {
+				return n + last, err
+			}
 		}
 	}
 	return n + st.opt.Files, nil
 }
 
-// uploadChunk is how many generated files go up before the queue is worked off.
-const uploadChunk = 500
+// uploadChunk is how many generated files go up before the queue is worked off;
+// maxPendingLoads is how many executions may still be running when the next chunk goes up.
+const (
+	uploadChunk     = 500
+	maxPendingLoads = 8
+)
+
+// waitForLoads waits until at most n executions are running.
+func (st *stack) waitForLoads(ctx context.Context, n int) error {
+	t := time.NewTicker(20 * time.Millisecond)
+	defer t.Stop()
+	for st.sfn.Running() > n {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+	return nil
+}
 
 // uploadGenerated uploads generated files first to last-1, eight at a time.
 func (st *stack) uploadGenerated(ctx context.Context, first, last int) error {

@@ -171,6 +171,8 @@ func startStack(ctx context.Context, opt Options) (*stack, error) {
 	if st.sfn, err = sfnlocal.Start(stateMachineARN, st.execute); err != nil {
 		return nil, err
 	}
+	// The summary keeps what it needs of each execution; the payloads need not stay.
+	st.sfn.Lean()
 	st.setEnv()
 
 	awsCfg, err := config.LoadDefaultConfig(ctx)
@@ -328,6 +330,9 @@ func (st *stack) execute(_ context.Context, name string, input []byte) sfnlocal.
 		records += f.Records - int64(len(f.Skip))
 	}
 	st.loadingRows.Add(records)
+	if st.opt.onExecution != nil {
+		st.opt.onExecution()
+	}
 	exec, err := st.machine.Run(st.ctx, st.bindings, fastClock{}, name, input)
 	st.loadingRows.Add(-records)
 	if err != nil {

@@ -68,7 +68,8 @@ type Server struct {
 	fault Fault
 	calls map[string]int
 	// lean forgets an execution's input and output once it ends (see Lean).
-	lean bool
+	lean    bool
+	running int
 }
 
 // Lean makes the server forget an execution's input and output once it ends, keeping its
@@ -112,6 +113,13 @@ func (s *Server) Close() error { return s.srv.Close() }
 
 // Wait blocks until every started execution has ended.
 func (s *Server) Wait() { s.wg.Wait() }
+
+// Running counts the executions that have not ended.
+func (s *Server) Running() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.running
+}
 
 // Inject arms a fault.
 func (s *Server) Inject(f Fault) {
@@ -197,6 +205,7 @@ func (s *Server) startExecution(w http.ResponseWriter, machine, name, input stri
 	e := &Execution{ARN: arn, Name: name, Input: json.RawMessage(input), Started: time.Now(), Result: Result{Status: StatusRunning}}
 	s.execs[arn] = e
 	s.order = append(s.order, arn)
+	s.running++
 	s.wg.Add(1)
 	s.mu.Unlock()
 
@@ -206,6 +215,7 @@ func (s *Server) startExecution(w http.ResponseWriter, machine, name, input stri
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		e.Result, e.Stopped = res, time.Now()
+		s.running--
 		if s.lean {
 			e.Input, e.Output = nil, nil
 		}
