@@ -59,29 +59,36 @@ func (st *stack) printProgress(started time.Time) {
 	fmt.Fprint(st.opt.Progress, "\r"+line+"\x1b[K")
 }
 
-// progressLine says where the run is. Rows count as they load: those of batches in a load
-// that has not ended yet are shown as loading.
+// progressLine says where the run is.
 func (st *stack) progressLine(took time.Duration) string {
 	outcomes, _ := st.validatorLog.snapshot()
-	var rows int64
 	var loaded, failed int
 	for _, e := range st.executions() {
 		if e.Status == "SUCCEEDED" {
-			rows += e.Rows
 			loaded++
 		} else {
 			failed++
 		}
 	}
-	secs := took.Seconds()
 	visible, inFlight := st.ingest.Depth()
-	line := fmt.Sprintf("%4.0fs  files %d accepted, %d rejected  loads %d ok, %d failed  rows %d loaded",
-		secs, outcomes["accepted"], outcomes["rejected"], loaded, failed, rows)
-	if loading := st.loadingRows.Load(); loading > 0 {
-		line += fmt.Sprintf(", %d loading", loading)
+	return fmt.Sprintf("%4.0fs  files %d accepted, %d rejected  loads %d ok, %d failed  %s  queued %d",
+		took.Seconds(), outcomes["accepted"], outcomes["rejected"], loaded, failed, st.progressRows(), visible+inFlight)
+}
+
+// progressRows counts rows as they load: those of loads that have not ended yet are shown as
+// loading, so the figure moves while a large batch loads.
+func (st *stack) progressRows() string {
+	var rows int64
+	for _, e := range st.executions() {
+		if e.Status == "SUCCEEDED" {
+			rows += e.Rows
+		}
 	}
-	line += fmt.Sprintf(" (%.0f/s)  queued %d", float64(rows)/max(secs, 0.001), visible+inFlight)
-	return line
+	out := fmt.Sprintf("rows %d loaded", rows)
+	if loading := st.loadingRows.Load(); loading > 0 {
+		out += fmt.Sprintf(", %d loading", loading)
+	}
+	return out
 }
 
 // fitWidth cuts line to at most width characters, marking the cut.
