@@ -2,6 +2,8 @@ package localrun
 
 import (
 	"context"
+	"crypto/md5"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -24,6 +27,7 @@ const (
 	StatusReplaced     = "replaced"      // its rows replaced an older version's
 	StatusReloaded     = "reloaded"      // this version was loaded before: unchanged
 	StatusSkippedOlder = "skipped_older" // a newer version is loaded: unchanged
+	StatusUnchanged    = "unchanged"     // uploaded again with the same content: its rows were replaced by the same rows
 	StatusRejected     = "rejected"      // a gate refused it; it is in quarantine with a report
 	StatusNotDelivered = "not_delivered" // S3 sends no notification for its suffix
 	StatusAccepted     = "accepted"      // validated; its load did not end in this run
@@ -52,7 +56,7 @@ type FileResult struct {
 // Phrase says a status in words, for the text summary.
 func Phrase(status string) string {
 	switch status {
-	case StatusReloaded, StatusSkippedOlder:
+	case StatusReloaded, StatusSkippedOlder, StatusUnchanged:
 		return "unchanged (already loaded)"
 	case StatusNotDelivered:
 		return "not delivered (suffix)"
@@ -144,4 +148,36 @@ func (st *stack) addProblems(ctx context.Context, files []FileResult) {
 			f.Problem = rep.Message
 		}
 	}
+}
+
+// noteSameContent records, before an upload, whether key already holds exactly body: S3's
+// ETag of a single-part upload is the MD5 of its bytes.
+// https://docs.aws.amazon.com/AmazonS3/latest/API/API_Object.html (ETag)
+func (st *stack) noteSameContent(ctx context.Context, key string, body io.ReadSeeker) error {
+	head, err := st.s3.Client().HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(bucketName), Key: aws.String(key)})
+	if err != nil {
+		return nil // not there yet (or unreadable): the upload says what it is
+	}
+	h := md5.New()
+	if _, err := io.Copy(h, body); err != nil {
+		return err
+	}
+	if _, err := body.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	if strings.Trim(aws.ToString(head.ETag), `"`) == hex.EncodeToString(h.Sum(nil)) {
+		st.reuploadMu.Lock()
+		if st.reuploaded == nil {
+			st.reuploaded = map[string]bool{}
+		}
+		st.reuploaded[key] = true
+		st.reuploadMu.Unlock()
+	}
+	return nil
+}
+
+func (st *stack) sameContent(key string) bool {
+	st.reuploadMu.Lock()
+	defer st.reuploadMu.Unlock()
+	return st.reuploaded[key]
 }

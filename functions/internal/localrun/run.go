@@ -305,6 +305,10 @@ func (st *stack) uploadGenerated(ctx context.Context, first, last int) error {
 			_, err := gendata.WriteNDJSON(&buf, gendata.Options{Seed: st.opt.Seed*1_000_003 + int64(i), Records: st.opt.Records})
 			if err == nil {
 				key := fmt.Sprintf("incoming/generated/events-%05d.ndjson", i+1)
+				err = st.noteSameContent(ctx, key, bytes.NewReader(buf.Bytes()))
+			}
+			if err == nil {
+				key := fmt.Sprintf("incoming/generated/events-%05d.ndjson", i+1)
 				_, err = client.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucketName), Key: aws.String(key), Body: bytes.NewReader(buf.Bytes())})
 			}
 			if err != nil {
@@ -349,7 +353,12 @@ func (st *stack) uploadDir(ctx context.Context, dir, prefix string) (int, error)
 		if err != nil {
 			return 0, err
 		}
-		_, err = client.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucketName), Key: aws.String(prefix + filepath.ToSlash(rel)), Body: f})
+		key := prefix + filepath.ToSlash(rel)
+		if err := st.noteSameContent(ctx, key, f); err != nil {
+			f.Close()
+			return 0, fmt.Errorf("read %s: %w", p, err)
+		}
+		_, err = client.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucketName), Key: aws.String(key), Body: f})
 		f.Close()
 		if err != nil {
 			return 0, fmt.Errorf("upload %s: %w", p, err)

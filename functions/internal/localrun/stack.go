@@ -109,6 +109,9 @@ type stack struct {
 	loadingRows atomic.Int64
 	requeued    atomic.Int64
 	redriven    atomic.Int64
+	// reuploaded holds the keys uploaded again with the bytes they already had.
+	reuploadMu sync.Mutex
+	reuploaded map[string]bool
 }
 
 // runRecord is what the summary keeps of one execution; the history stays out of memory.
@@ -349,7 +352,13 @@ func (st *stack) execute(_ context.Context, name string, input []byte) sfnlocal.
 	out := outputOf(exec)
 	rec.Files, rec.Rows = out.Result.FilesLoaded, out.Result.RowsLoaded
 	for _, f := range out.Result.Files {
-		st.files.set(f.Key, f.VersionID, func(r *FileResult) { r.Status, r.Rows = f.Status, f.Rows })
+		status := f.Status
+		// The loader sees a new upload of a key as a newer version; when the bytes are the
+		// ones already there, nothing changed for the person who ran the same data again.
+		if status == StatusReplaced && st.sameContent(f.Key) {
+			status = StatusUnchanged
+		}
+		st.files.set(f.Key, f.VersionID, func(r *FileResult) { r.Status, r.Rows = status, f.Rows })
 	}
 	if exec.Status != asl.StatusSucceeded {
 		for _, f := range in.Files {

@@ -83,7 +83,7 @@ func (st *stack) summary(ctx context.Context, uploaded int, took time.Duration) 
 		switch f.Status {
 		case StatusLoaded, StatusReplaced:
 			s.Files.Loaded++
-		case StatusReloaded, StatusSkippedOlder:
+		case StatusReloaded, StatusSkippedOlder, StatusUnchanged:
 			s.Files.Unchanged++
 		}
 	}
