@@ -13,6 +13,12 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
+	// The first Ctrl-C stops the run gently (see localrun.Run); a second one, while the
+	// summary is being written, ends the process at once.
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
 	args := os.Args[1:]
 	// Subcommands are dispatched here, before any flag is parsed, each in its own file as
 	// func run<Name>(ctx context.Context, args []string) int.

@@ -149,6 +149,10 @@ func runPipeline(ctx context.Context, args []string) int {
 		}
 	}
 	summary, err := localrun.Run(ctx, rf.opt)
+	if errors.Is(err, localrun.ErrInterrupted) {
+		fmt.Fprintln(os.Stderr, "local run stopped:", err)
+		return exitInterrupted
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "local run failed:", err)
 		return exitFailed

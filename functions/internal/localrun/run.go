@@ -199,26 +199,27 @@ func (st *stack) work(ctx context.Context) (uploaded int, err error) {
 	return uploaded, nil
 }
 
-// redriveUntilEmpty redrives the dead-letter queue until it is empty or a round leaves as
-// many messages as it took: then the failure is not transient and a person must look.
+// redriveUntilEmpty redrives the dead-letter queue until it is empty, at most
+// maxRedriveRounds times: injected faults are transient, so each round is a fresh chance,
+// but a failure that outlasts them all needs a person.
 func (st *stack) redriveUntilEmpty(ctx context.Context) error {
-	for {
-		before, _ := st.dlq.Depth()
-		if before == 0 {
+	for range maxRedriveRounds {
+		depth, _ := st.dlq.Depth()
+		if depth == 0 {
 			return nil
 		}
 		if _, err := st.dlq.Redrive(ctx, st.ingest, 0); err != nil {
 			return err
 		}
-		st.redriven.Add(int64(before))
+		st.redriven.Add(int64(depth))
 		if err := st.process(ctx); err != nil {
 			return err
 		}
-		if after, _ := st.dlq.Depth(); after >= before {
-			return nil
-		}
 	}
+	return nil
 }
+
+const maxRedriveRounds = 5
 
 func (st *stack) createUser(ctx context.Context) error {
 	return st.emu.ExecScript(ctx, scripts.LambdaWID, map[string]string{"role_arn": loaderRoleARN})

@@ -187,3 +187,43 @@ func TestValidatorSettingsLocally(t *testing.T) {
 		})
 	}
 }
+
+func TestRedriveAtEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the whole local stack")
+	}
+	_, validRows := sampleRecords(t)
+	dir := t.TempDir()
+	fail := run(t, Options{Dir: dir, Demo: "fail", Seed: 1})
+	require.Equal(t, 1, fail.DeadLetter.Depth, "Part I leaves its batch in the dead-letter queue")
+
+	// A run with faults and --redrive-at-end empties the dead-letter queue once its own
+	// work is done, whatever the queue held.
+	s := run(t, Options{Dir: dir, Files: 3, Records: 4, Seed: 2, Faults: 0.2, RedriveAtEnd: true})
+	assert.Equal(t, 0, s.DeadLetter.Depth)
+	assert.GreaterOrEqual(t, s.DeadLetter.Redriven, 1)
+	assert.Equal(t, validRows+3*4, s.Snowflake.RawRows)
+	var text bytes.Buffer
+	s.WriteText(&text)
+	assert.Contains(t, text.String(), "Dead-letter queue       0 messages; ")
+	assert.Contains(t, text.String(), "redriven at the end of the run")
+}
+
+func TestPlural(t *testing.T) {
+	tests := []struct {
+		n     int
+		thing string
+		want  string
+	}{
+		{0, "message", "0 messages"},
+		{1, "message", "1 message"},
+		{2, "message", "2 messages"},
+		{1, "retry", "1 retry"},
+		{3, "retry", "3 retries"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.want, func(t *testing.T) {
+			assert.Equal(t, tc.want, plural(tc.n, tc.thing))
+		})
+	}
+}

@@ -178,11 +178,11 @@ func (s *Summary) WriteText(w io.Writer) {
 	fmt.Fprintf(tw, "Snowflake statements\t%s\n", strings.TrimPrefix(counts64(s.Snowflake.Statements), " "))
 	fmt.Fprintf(tw, "RAW_DATA rows\t%d (from %s in FILE_LOADS)\n", s.Snowflake.RawRows, plural(int(s.Snowflake.FileLoads), "file"))
 	dlq := plural(s.DeadLetter.Depth, "message") + counts(s.DeadLetter.Errors)
+	if s.DeadLetter.Redriven > 0 {
+		dlq += fmt.Sprintf("; %s redriven at the end of the run", plural(s.DeadLetter.Redriven, "message"))
+	}
 	if s.DeadLetter.Depth > 0 {
 		dlq += "; fix the cause, then run with --redrive"
-	}
-	if s.DeadLetter.Redriven > 0 {
-		dlq += fmt.Sprintf(" (%s redriven at the end of the run)", plural(s.DeadLetter.Redriven, "message"))
 	}
 	fmt.Fprintf(tw, "Dead-letter queue\t%s\n", dlq)
 	if s.Queued > 0 {
