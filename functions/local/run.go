@@ -47,14 +47,14 @@ func parseRunFlags(args []string, getenv func(string) string, out io.Writer) (ru
 		"retries all fail (likelier at high rates) goes to the dead-letter queue, as in AWS, and the run\n"+
 		"exits non-zero. Add --redrive-at-end to redrive such batches before the run ends, or run\n"+
 		"again with --redrive")
-	fs.BoolVar(&opt.RedriveAtEnd, "redrive-at-end", false, "with --faults: when the run is done, redrive whatever reached the dead-letter queue (with faults still injected) until it is empty or stops shrinking")
+	fs.BoolVar(&opt.RedriveAtEnd, "redrive-at-end", false, "with --faults: when the run is done, redrive whatever reached the dead-letter queue (with faults still injected), up to five times, until it is empty")
 	fs.StringVar(&opt.Demo, "demo", "", "fail: Part I of the demo, no Snowflake user trusts the loader's role yet, so its batches land in the dead-letter queue;\nsuccess: Part II, create the user (sql/lambda_wid.sql) and redrive the dead-letter queue")
 	fs.BoolVar(&opt.Redrive, "redrive", false, "move the dead-letter queue's messages back to the ingest queue and process them (no upload)")
 	fs.BoolVar(&rf.json, "json", false, "print the summary as JSON (progress still goes to standard error)")
 	fs.BoolVar(&rf.quiet, "quiet", false, "print no progress, only the summary")
 	fs.BoolVar(&rf.strict, "strict", false, "exit non-zero when any file is rejected, too (for CI)")
 	fs.Int64Var(&opt.Seed, "seed", opt.Seed, "seed of the generated dataset and of injected faults")
-	fs.DurationVar(&opt.Timeout, "timeout", opt.Timeout, "give up after this long")
+	fs.DurationVar(&opt.Timeout, "timeout", opt.Timeout, "stop after this long, as Ctrl-C does: what was loaded stays, the rest stays queued")
 	settings := addValidatorFlags(fs)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), `Runs the S3 → Snowflake loader on this machine.

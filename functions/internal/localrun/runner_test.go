@@ -227,3 +227,19 @@ func TestPlural(t *testing.T) {
 		})
 	}
 }
+
+func TestRoutedTablesLocally(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the whole local stack")
+	}
+	data := t.TempDir()
+	require.NoError(t, os.MkdirAll(filepath.Join(data, "orders"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(data, "orders", "o.ndjson"), []byte(`{"event_id":"o1","action":"view","timestamp":"2026-11-01T10:00:00Z"}`+"\n"), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(data, "web.ndjson"), []byte(`{"event_id":"w1","action":"view","timestamp":"2026-11-01T10:00:00Z"}`+"\n"), 0o644))
+	dir := t.TempDir()
+	s := run(t, Options{Dir: dir, DataDir: data, Seed: 1, Validator: map[string]string{"ROUTES": "incoming/data/orders/=ORDERS", "ALLOWED_TABLES": "RAW_DATA,ORDERS"}})
+	assert.Equal(t, 0, s.DeadLetter.Depth)
+	assert.Equal(t, int64(1), s.Snowflake.RawRows)
+	emu := snowflakeAfter(t, dir)
+	assert.Equal(t, [][]any{{"incoming/data/orders/o.ndjson"}}, rows(t, emu, "SELECT S3_KEY FROM LOADER_DB.RAW.ORDERS"), "the routed table exists locally and holds its file")
+}

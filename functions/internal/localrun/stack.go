@@ -242,7 +242,36 @@ func (st *stack) startSnowflake(ctx context.Context) error {
 		st.sfHost = host
 		st.sfPort, _ = strconv.Atoi(port)
 	}
-	return st.emu.ExecScript(ctx, scripts.Setup, nil)
+	if err := st.emu.ExecScript(ctx, scripts.Setup, nil); err != nil {
+		return err
+	}
+	return st.createRouteTables(ctx)
+}
+
+// createRouteTables creates the tables that --allowed-tables (ALLOWED_TABLES) lets routes
+// name, with RAW_DATA's columns and grants, as sql/setup.sql asks a person to do in
+// Snowflake; locally nobody else would.
+func (st *stack) createRouteTables(ctx context.Context) error {
+	const rawTable = "LOADER_DB.RAW.RAW_DATA"
+	start := strings.Index(scripts.Setup, "CREATE TABLE IF NOT EXISTS "+rawTable+" (")
+	end := strings.Index(scripts.Setup[max(start, 0):], ");")
+	if start < 0 || end < 0 {
+		return fmt.Errorf("sql/setup.sql no longer creates %s as expected", rawTable)
+	}
+	create := scripts.Setup[start : start+end+2]
+	for _, t := range strings.Split(st.opt.Validator["ALLOWED_TABLES"], ",") {
+		t = strings.ToUpper(strings.TrimSpace(t))
+		if t == "" || t == "RAW_DATA" {
+			continue
+		}
+		// route.Parse has checked that t is an unquoted identifier.
+		table := "LOADER_DB.RAW." + t
+		script := strings.Replace(create, rawTable, table, 1) + "\nGRANT SELECT, INSERT, DELETE ON TABLE " + table + " TO ROLE LOADER_ROLE;"
+		if err := st.emu.ExecScript(ctx, script, nil); err != nil {
+			return fmt.Errorf("create the routed table %s: %w", table, err)
+		}
+	}
+	return nil
 }
 
 // setEnv sets the SDK's standard variables, as Lambda sets them for a function: the role's
