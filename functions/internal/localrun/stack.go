@@ -112,6 +112,9 @@ type stack struct {
 	// reuploaded holds the keys uploaded again with the bytes they already had.
 	reuploadMu sync.Mutex
 	reuploaded map[string]bool
+
+	loadersClosed bool
+	loginsAtClose int64
 }
 
 // runRecord is what the summary keeps of one execution; the history stays out of memory.
@@ -480,6 +483,9 @@ func (st *stack) logger(file string, t *tally) *slog.Logger {
 
 // logins adds up the Snowflake logins of every loader container.
 func (st *stack) logins() int64 {
+	if st.loadersClosed {
+		return st.loginsAtClose
+	}
 	var n int64
 	for _, c := range st.all {
 		n += c.logins()
@@ -501,9 +507,7 @@ func (st *stack) close() {
 			fmt.Fprintf(st.opt.Progress, "could not save the queues to %s: %v\n", st.queueFile(), err)
 		}
 	}
-	for _, c := range st.all {
-		_ = c.close()
-	}
+	st.closeLoaders()
 	// Servers stop in the reverse order of their start; those never started are nil.
 	if st.sfn != nil {
 		_ = st.sfn.Close()
@@ -525,6 +529,20 @@ func (st *stack) close() {
 	}
 	if st.lock != nil {
 		_ = st.lock.Unlock()
+	}
+}
+
+// closeLoaders ends the loader containers' Snowflake sessions. The summary does so before it
+// reads the tables: each session's temporary stage table counts against the emulator's
+// memory limit, and a large DAILY_SUMMARY needs that memory.
+func (st *stack) closeLoaders() {
+	if st.loadersClosed {
+		return
+	}
+	st.loadersClosed = true
+	for _, c := range st.all {
+		st.loginsAtClose += c.logins()
+		_ = c.close()
 	}
 }
 
