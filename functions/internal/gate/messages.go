@@ -258,6 +258,8 @@ func displayCode(v any) string {
 	return "`" + string(b) + "`"
 }
 
+// rat writes a number of the schema or the record exactly: 9999999999999999.99 stays that,
+// where a float64 would print 1e16 and make the message contradict itself.
 func rat(r *big.Rat) string {
 	if r == nil {
 		return "?"
@@ -265,6 +267,13 @@ func rat(r *big.Rat) string {
 	if r.IsInt() {
 		return r.Num().String()
 	}
+	scaled := new(big.Rat).Set(r)
+	ten := big.NewRat(10, 1)
+	for digits := 1; digits <= 40; digits++ {
+		if scaled.Mul(scaled, ten).IsInt() {
+			return r.FloatString(digits)
+		}
+	}
 	f, _ := r.Float64()
-	return strconv.FormatFloat(f, 'f', -1, 64)
+	return strconv.FormatFloat(f, 'g', -1, 64)
 }

@@ -1,6 +1,7 @@
 package gate
 
 import (
+	"math/big"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -51,6 +52,25 @@ func TestSchemaMessagesArePlainEnglish(t *testing.T) {
 			require.NotEmpty(t, res.Findings)
 			assert.Equal(t, tc.want, res.Findings[0].Message)
 			assert.NotContains(t, res.Findings[0].Message, "[/")
+		})
+	}
+}
+
+func TestRatIsExact(t *testing.T) {
+	tests := []struct {
+		in, want string
+	}{
+		{"0", "0"},
+		{"-5", "-5"},
+		{"9999999999999999.99", "9999999999999999.99"},
+		{"0.1", "0.1"},
+		{"1/3", "0.3333333333333333"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.in, func(t *testing.T) {
+			r, ok := new(big.Rat).SetString(tc.in)
+			require.True(t, ok)
+			assert.Equal(t, tc.want, rat(r))
 		})
 	}
 }
