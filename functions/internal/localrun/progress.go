@@ -59,20 +59,23 @@ func (st *stack) printProgress(started time.Time) {
 	fmt.Fprint(st.opt.Progress, "\r"+line+"\x1b[K")
 }
 
-// progressLine says where the run is.
+// progressLine says where the run is, most telling first: a narrow terminal cuts the end.
 func (st *stack) progressLine(took time.Duration) string {
 	outcomes, _ := st.validatorLog.snapshot()
 	var loaded, failed int
+	var rows int64
 	for _, e := range st.executions() {
 		if e.Status == "SUCCEEDED" {
 			loaded++
+			rows += e.Rows
 		} else {
 			failed++
 		}
 	}
+	secs := took.Seconds()
 	visible, inFlight := st.ingest.Depth()
-	return fmt.Sprintf("%4.0fs  files %d accepted, %d rejected  loads %d ok, %d failed  %s  queued %d",
-		took.Seconds(), outcomes["accepted"], outcomes["rejected"], loaded, failed, st.progressRows(), visible+inFlight)
+	return fmt.Sprintf("%4.0fs  %s (%.0f/s)  files %d accepted, %d rejected  loads %d ok, %d failed  queued %d",
+		secs, st.progressRows(), float64(rows)/max(secs, 0.001), outcomes["accepted"], outcomes["rejected"], loaded, failed, visible+inFlight)
 }
 
 // progressRows counts rows as they load: those of loads that have not ended yet are shown as

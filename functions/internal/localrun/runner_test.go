@@ -106,7 +106,7 @@ func TestProgress(t *testing.T) {
 		assert.NotContains(t, got, "\r")
 		assert.NotContains(t, got, "\x1b")
 		for _, line := range strings.Split(strings.TrimSuffix(got, "\n"), "\n") {
-			assert.Contains(t, line, "files ")
+			assert.Contains(t, line, "rows ")
 		}
 	})
 	t.Run("a terminal: one line redrawn, no wider than the terminal", func(t *testing.T) {
