@@ -174,7 +174,7 @@ func TestEndToEnd(t *testing.T) {
 		}
 		require.NoError(t, json.Unmarshal(asJSON.Bytes(), &decoded))
 		require.Len(t, decoded.PerFile, 200)
-		for _, k := range []string{"key", "status", "rows"} {
+		for _, k := range []string{"key", "version", "status", "rows", "rule", "report"} {
 			assert.Contains(t, decoded.PerFile[0], k)
 		}
 	})

@@ -41,14 +41,14 @@ const reportSuffix = ".report.json"
 // FileResult is what happened to one file in this run.
 type FileResult struct {
 	Key       string `json:"key"`
-	VersionID string `json:"version,omitempty"`
+	VersionID string `json:"version"`
 	Status    string `json:"status"`
 	Rows      int64  `json:"rows"`
 	// Rule, Problem and Report are set for a rejected file: the gate that refused it, the
 	// first problem found, and the S3 key of its report.
-	Rule    string `json:"rule,omitempty"`
+	Rule    string `json:"rule"`
 	Problem string `json:"problem,omitempty"`
-	Report  string `json:"report,omitempty"`
+	Report  string `json:"report"`
 	// ReportPath is the report's file on this machine, under the state folder.
 	ReportPath string `json:"report_path,omitempty"`
 }
