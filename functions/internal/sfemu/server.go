@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -61,7 +62,18 @@ type Config struct {
 	// to disk, so a growing database does not grow the process. "" keeps DuckDB's default
 	// (most of the machine's memory).
 	MemoryLimit string
+	// StageDir keeps the files of stages (PUT, COPY). "" is a directory beside Path, or a
+	// temporary directory removed by Close when Path is "" too.
+	StageDir string
+	// MaxRequestBytes caps the body of a request, as Snowflake's front end does; 0 is
+	// DefaultMaxRequestBytes. A larger body is refused with HTTP 413.
+	MaxRequestBytes int64
 }
+
+// DefaultMaxRequestBytes is the request body cap when Config.MaxRequestBytes is 0: Snowflake
+// advises keeping a statement with its binds to about 1 MB, and a bulk payload belongs in
+// a stage (https://docs.snowflake.com/en/developer-guide/sql-api/submitting-requests).
+const DefaultMaxRequestBytes = 1 << 20
 
 // Server is a Snowflake account on a loopback port.
 //
@@ -87,6 +99,9 @@ type Server struct {
 	http *http.Server
 	host string
 	port int
+
+	stageRoot    string // Config.StageDir, resolved
+	stageTempDir bool   // stageRoot is a temporary directory of this server
 
 	// writeLock is held by the session writing, or by the one with an open transaction.
 	// Snowflake makes a second writer wait for the first one's locks; DuckDB would instead
@@ -122,6 +137,9 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	if s.now == nil {
 		s.now = time.Now
+	}
+	if err := s.openStages(); err != nil {
+		return nil, err
 	}
 	connector, err := duckdb.NewConnector(cfg.Path, func(execer driver.ExecerContext) error {
 		// Snowflake sessions here run in UTC (the TIMEZONE login parameter says so), and
@@ -198,7 +216,11 @@ func (s *Server) Close() error {
 	for _, sess := range all {
 		s.endSession(sess)
 	}
-	return errors.Join(err, s.db.Close())
+	err = errors.Join(err, s.db.Close())
+	if s.stageTempDir {
+		err = errors.Join(err, os.RemoveAll(s.stageRoot))
+	}
+	return err
 }
 
 func writeJSON(w http.ResponseWriter, status int, body any) {

@@ -1,0 +1,405 @@
+package sfemu
+
+// Stages and files: this file keeps the emulator's internal stages on disk and answers the
+// file commands that use them (PUT, LIST, REMOVE); copy.go loads staged files into tables.
+//
+// Only the user stage, @~, exists: it is the one the loader uses, and the one that needs
+// no privilege (https://docs.snowflake.com/en/user-guide/data-load-local-file-system-create-stage).
+// Its files live under Config.StageDir, in a directory per user. A PUT is answered the way
+// Snowflake answers it, with the stage's location for the driver to upload to; the location
+// here is LOCAL_FS, a directory the driver writes into itself, so the driver's compression
+// and its local upload run, but not its S3 client or client-side encryption (README,
+// "Development").
+
+import (
+	"context"
+	"crypto/md5"
+	"encoding/hex"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+)
+
+// fileCommand is a parsed PUT, LIST, REMOVE or COPY INTO <table>.
+type fileCommand struct {
+	kind string // PUT, LIST, REMOVE or COPY
+	src  string // PUT: the local path after file://
+	// stage and path name the staged files: stage is "~", path the folder or file prefix.
+	stage, path string
+	opts        map[string]string // OPTION = value, upper-cased names, values unquoted
+	pattern     string
+	copy        *copySpec
+}
+
+// fileKind tells whether text is a file command and which; "" when it is not.
+func fileKind(text string) string {
+	switch w := strings.ToUpper(firstWord(text)); w {
+	case "PUT", "GET", "LIST", "REMOVE", "COPY":
+		return w
+	case "LS":
+		return "LIST"
+	case "RM":
+		return "REMOVE"
+	}
+	return ""
+}
+
+func firstWord(text string) string {
+	text = strings.TrimLeftFunc(text, unicode.IsSpace)
+	end := strings.IndexFunc(text, func(r rune) bool { return unicode.IsSpace(r) || r == '(' || r == '@' || r == '\'' })
+	if end < 0 {
+		return text
+	}
+	return text[:end]
+}
+
+// words splits a file command into words: quoted strings (quotes removed, '' unescaped),
+// parenthesised groups (kept whole, parentheses included), = and plain runs.
+func words(text string) ([]string, error) {
+	var out []string
+	i := 0
+	for i < len(text) {
+		c := text[i]
+		switch {
+		case c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == ';':
+			i++
+		case c == '\'':
+			var b strings.Builder
+			j := i + 1
+			for ; j < len(text); j++ {
+				if text[j] == '\'' {
+					if j+1 < len(text) && text[j+1] == '\'' {
+						b.WriteByte('\'')
+						j++
+						continue
+					}
+					break
+				}
+				b.WriteByte(text[j])
+			}
+			if j >= len(text) {
+				return nil, syntaxErrorAt(i, "unterminated string")
+			}
+			out = append(out, "'"+b.String())
+			i = j + 1
+		case c == '(':
+			depth, j := 0, i
+			for ; j < len(text); j++ {
+				switch text[j] {
+				case '(':
+					depth++
+				case ')':
+					depth--
+				case '\'':
+					for j++; j < len(text) && text[j] != '\''; j++ {
+					}
+				}
+				if depth == 0 {
+					break
+				}
+			}
+			if j >= len(text) {
+				return nil, syntaxErrorAt(i, "unbalanced parenthesis")
+			}
+			out = append(out, text[i:j+1])
+			i = j + 1
+		case c == '=':
+			out = append(out, "=")
+			i++
+		default:
+			j := i
+			for j < len(text) && !strings.ContainsRune(" \t\n\r;=('", rune(text[j])) {
+				j++
+			}
+			out = append(out, text[i:j])
+			i = j
+		}
+	}
+	return out, nil
+}
+
+func syntaxErrorAt(pos int, what string) *sfError {
+	return newError("001003", "42000", "SQL compilation error:\nsyntax error line 1 at position %d %s.", pos, what)
+}
+
+// unquote strips the marker words puts on quoted strings.
+func unquote(w string) string { return strings.TrimPrefix(w, "'") }
+
+// parseStage reads @~[/path]. Named and table stages do not exist here.
+func parseStage(w string) (stage, path string, err error) {
+	w = unquote(w)
+	if !strings.HasPrefix(w, "@") {
+		return "", "", newError("001003", "42000", "SQL compilation error:\nsyntax error: expected a stage (@...) but got '%s'.", w)
+	}
+	name, rest, _ := strings.Cut(w[1:], "/")
+	if name != "~" {
+		return "", "", newError("002003", "02000", "SQL compilation error:\nStage '%s' does not exist or not authorized.", strings.ToUpper(name))
+	}
+	return "~", rest, nil
+}
+
+// parseOptions reads NAME = value pairs from ws.
+func parseOptions(ws []string) (map[string]string, error) {
+	opts := map[string]string{}
+	for i := 0; i < len(ws); i++ {
+		if i+2 >= len(ws) || ws[i+1] != "=" {
+			return nil, newError("001003", "42000", "SQL compilation error:\nsyntax error: unexpected '%s'.", unquote(ws[i]))
+		}
+		opts[strings.ToUpper(ws[i])] = unquote(ws[i+2])
+		i += 2
+	}
+	return opts, nil
+}
+
+// parseFileCommand parses text, a PUT, LIST, REMOVE or COPY INTO <table>.
+func parseFileCommand(text string) (*fileCommand, error) {
+	kind := fileKind(text)
+	ws, err := words(text)
+	if err != nil {
+		return nil, err
+	}
+	cmd := &fileCommand{kind: kind}
+	switch kind {
+	case "PUT":
+		if len(ws) < 3 {
+			return nil, newError("001003", "42000", "SQL compilation error:\nsyntax error: PUT needs a local file and a stage.")
+		}
+		src := unquote(ws[1])
+		if !strings.HasPrefix(strings.ToLower(src), "file://") {
+			return nil, newError("001003", "42000", "SQL compilation error:\nsyntax error: the source of a PUT must start with file://, not '%s'.", src)
+		}
+		cmd.src = src[len("file://"):]
+		if cmd.stage, cmd.path, err = parseStage(ws[2]); err != nil {
+			return nil, err
+		}
+		cmd.opts, err = parseOptions(ws[3:])
+	case "LIST", "REMOVE":
+		if len(ws) < 2 {
+			return nil, newError("001003", "42000", "SQL compilation error:\nsyntax error: %s needs a stage.", kind)
+		}
+		if cmd.stage, cmd.path, err = parseStage(ws[1]); err != nil {
+			return nil, err
+		}
+		cmd.opts, err = parseOptions(ws[2:])
+		cmd.pattern = cmd.opts["PATTERN"]
+	case "COPY":
+		cmd.copy, err = parseCopy(ws)
+		if err == nil {
+			cmd.stage, cmd.path, cmd.pattern = cmd.copy.stage, cmd.copy.path, cmd.copy.opts["PATTERN"]
+		}
+	default:
+		return nil, compileError("%s is not supported by the Snowflake emulator.", strings.ToUpper(firstWord(text)))
+	}
+	return cmd, err
+}
+
+// stageDir is where user's stage keeps its files.
+func (s *Server) stageDir(user string) string {
+	return filepath.Join(s.stageRoot, "users", hex.EncodeToString([]byte(user)))
+}
+
+// stagedFile is one file of a stage.
+type stagedFile struct {
+	name string // path relative to the stage, as LIST and METADATA$FILENAME give it
+	path string // where it is on disk
+	size int64
+	mod  time.Time
+}
+
+// stagedFiles lists the files of user's stage under path (a folder or a name prefix, as
+// Snowflake matches it) whose names match pattern, a regular expression over the whole
+// name ("" matches all), sorted by name.
+func (s *Server) stagedFiles(user, path, pattern string) ([]stagedFile, error) {
+	var re *regexp.Regexp
+	if pattern != "" {
+		var err error
+		if re, err = regexp.Compile("^(?:" + pattern + ")$"); err != nil {
+			return nil, newError("001003", "42000", "SQL compilation error:\ninvalid regular expression '%s'.", pattern)
+		}
+	}
+	root := s.stageDir(user)
+	var out []stagedFile
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if os.IsNotExist(err) {
+				return nil
+			}
+			return err
+		}
+		if d.IsDir() {
+			return nil
+		}
+		rel, _ := filepath.Rel(root, p)
+		name := filepath.ToSlash(rel)
+		if !strings.HasPrefix(name, path) || re != nil && !re.MatchString(name) {
+			return nil
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		out = append(out, stagedFile{name: name, path: p, size: info.Size(), mod: info.ModTime()})
+		return nil
+	})
+	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
+	return out, err
+}
+
+// fileCommand runs a file command in a session.
+func (s *Server) fileCommand(ctx context.Context, sess *session, cmd *fileCommand) (*result, error) {
+	switch cmd.kind {
+	case "PUT":
+		return s.put(sess, cmd)
+	case "LIST":
+		return s.list(sess, cmd)
+	case "REMOVE":
+		return s.remove(sess, cmd)
+	case "COPY":
+		return s.copyInto(ctx, sess, cmd)
+	}
+	return nil, compileError("%s is not supported by the Snowflake emulator.", cmd.kind)
+}
+
+// put answers a PUT with what the driver needs to upload (file_transfer_agent.go's
+// execResponseData in gosnowflake v1.19.1): the local files, the stage location and the
+// transfer options. The driver then compresses and writes the files itself.
+func (s *Server) put(sess *session, cmd *fileCommand) (*result, error) {
+	dir := s.stageDir(sess.user)
+	folder := cmd.path
+	if folder != "" && !strings.HasSuffix(folder, "/") {
+		// PUT into @~/a/b puts files into folder a/b/, as Snowflake does.
+		folder += "/"
+	}
+	location := filepath.Join(dir, filepath.FromSlash(folder)) + string(filepath.Separator)
+	parallel := int64(4)
+	if v, ok := cmd.opts["PARALLEL"]; ok {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 1 || n > 99 {
+			return nil, newError("001003", "42000", "SQL compilation error:\ninvalid value [%s] for parameter 'PARALLEL'", v)
+		}
+		parallel = n
+	}
+	stageInfo := map[string]any{
+		"locationType": "LOCAL_FS", "location": location, "path": folder, "region": nil,
+		"storageAccount": nil, "isClientSideEncrypted": false, "creds": map[string]any{},
+		"presignedUrl": nil, "endPoint": nil,
+	}
+	return &result{typeID: typeSelect, transfer: map[string]any{
+		"uploadInfo":                    stageInfo,
+		"stageInfo":                     stageInfo,
+		"src_locations":                 []string{cmd.src},
+		"parallel":                      parallel,
+		"threshold":                     200 << 20,
+		"autoCompress":                  !strings.EqualFold(cmd.opts["AUTO_COMPRESS"], "FALSE"),
+		"overwrite":                     strings.EqualFold(cmd.opts["OVERWRITE"], "TRUE"),
+		"sourceCompression":             strings.ToLower(orDefault(cmd.opts["SOURCE_COMPRESSION"], "AUTO_DETECT")),
+		"clientShowEncryptionParameter": false,
+		"encryptionMaterial":            nil,
+		"command":                       "UPLOAD",
+		"kind":                          nil,
+		"operation":                     "Node",
+	}}, nil
+}
+
+func orDefault(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}
+
+// list answers LIST with Snowflake's columns: name, size, md5, last_modified.
+func (s *Server) list(sess *session, cmd *fileCommand) (*result, error) {
+	files, err := s.stagedFiles(sess.user, cmd.path, cmd.pattern)
+	if err != nil {
+		return nil, err
+	}
+	res := &result{typeID: typeSelect, columns: []column{
+		textColumn("name"), fixedColumn("size", 38, 0), textColumn("md5"), textColumn("last_modified"),
+	}}
+	for _, f := range files {
+		sum, err := md5File(f.path)
+		if err != nil {
+			return nil, err
+		}
+		res.rows = append(res.rows, cells(f.name, strconv.FormatInt(f.size, 10), sum,
+			f.mod.UTC().Format("Mon, 2 Jan 2006 15:04:05 GMT")))
+	}
+	return res, nil
+}
+
+func md5File(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := md5.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// remove answers REMOVE with Snowflake's columns: name, result. Staged files are not
+// transactional: REMOVE takes effect at once, whatever transaction is open.
+func (s *Server) remove(sess *session, cmd *fileCommand) (*result, error) {
+	files, err := s.stagedFiles(sess.user, cmd.path, cmd.pattern)
+	if err != nil {
+		return nil, err
+	}
+	res := &result{typeID: typeSelect, columns: []column{textColumn("name"), textColumn("result")}}
+	for _, f := range files {
+		if err := os.Remove(f.path); err != nil && !os.IsNotExist(err) {
+			return nil, err
+		}
+		res.rows = append(res.rows, cells(f.name, "removed"))
+	}
+	s.pruneDirs(s.stageDir(sess.user))
+	return res, nil
+}
+
+// pruneDirs removes the empty folders left under root.
+func (s *Server) pruneDirs(root string) {
+	var dirs []string
+	_ = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.IsDir() && p != root {
+			dirs = append(dirs, p)
+		}
+		return nil
+	})
+	for i := len(dirs) - 1; i >= 0; i-- {
+		_ = os.Remove(dirs[i]) // fails, harmlessly, when not empty
+	}
+}
+
+func cells(vals ...string) []*string {
+	out := make([]*string, len(vals))
+	for i := range vals {
+		out[i] = &vals[i]
+	}
+	return out
+}
+
+// openStages resolves Config.StageDir.
+func (s *Server) openStages() error {
+	s.stageRoot = s.cfg.StageDir
+	switch {
+	case s.stageRoot == "" && s.cfg.Path != "":
+		s.stageRoot = s.cfg.Path + ".stages"
+	case s.stageRoot == "":
+		dir, err := os.MkdirTemp("", "sfemu-stages-")
+		if err != nil {
+			return err
+		}
+		s.stageRoot, s.stageTempDir = dir, true
+	}
+	return os.MkdirAll(s.stageRoot, 0o755)
+}
