@@ -31,11 +31,11 @@ import (
 
 // copySpec is a parsed COPY INTO <table>.
 type copySpec struct {
-	table   string   // as written
-	columns string   // the column list with its parentheses, or ""
-	list    string   // the transformation's select list; "$1" without one
-	stage   string   // "~"
-	path    string   // folder or name prefix in the stage
+	table   string // as written
+	columns string // the column list with its parentheses, or ""
+	list    string // the transformation's select list; "$1" without one
+	stage   string // "~"
+	path    string // folder or name prefix in the stage
 	opts    map[string]string
 	format  map[string]string // FILE_FORMAT = ( ... ) options
 }

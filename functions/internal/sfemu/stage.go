@@ -60,7 +60,7 @@ func firstWord(text string) string {
 	return text[:end]
 }
 
-// words splits a file command into words: quoted strings (quotes removed, '' unescaped),
+// words splits a file command into words: quoted strings (quotes removed, ” unescaped),
 // parenthesised groups (kept whole, parentheses included), = and plain runs.
 func words(text string) ([]string, error) {
 	var out []string
