@@ -150,8 +150,21 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		if cfg.MemoryLimit == "" {
 			return nil
 		}
-		_, err := execer.ExecContext(context.Background(), "SET memory_limit = '"+strings.ReplaceAll(cfg.MemoryLimit, "'", "")+"'", nil)
-		return err
+		// Under a memory limit a batch's statements must fit it: DuckDB keeps a
+		// transaction's new rows in memory until the COMMIT, and a parallel INSERT ... SELECT
+		// holds a buffer per thread besides. One thread, and no insertion order to keep
+		// (Snowflake keeps none either), let a 100,000-row batch load within 64 MB; with two
+		// threads it did not.
+		for _, q := range []string{
+			"SET memory_limit = '" + strings.ReplaceAll(cfg.MemoryLimit, "'", "") + "'",
+			"SET preserve_insertion_order = false",
+			"SET threads = 1",
+		} {
+			if _, err := execer.ExecContext(context.Background(), q, nil); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("sfemu: open DuckDB %q: %w", cfg.Path, err)
