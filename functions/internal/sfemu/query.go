@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"regexp"
 	"time"
 
 	"github.com/keyless-etl/s3-snowflake-loader/functions/internal/sfemu/snowsql"
@@ -145,6 +146,11 @@ func (s *Server) answer(ctx context.Context, sess *session, req *queryRequest, s
 }
 
 func (s *Server) execute(ctx context.Context, sess *session, req *queryRequest, st *snowsql.Stmt, parseErr error) (*result, error) {
+	if reCreateStage.MatchString(req.SQLText) {
+		return nil, compileError("CREATE STAGE is not supported by the Snowflake emulator, which has only the user stage @~. " +
+			"The driver creates a temporary stage by itself for an array bind of CLIENT_STAGE_ARRAY_BINDING_THRESHOLD (65,280) values or more; " +
+			"load bulk data with PUT to @~ and COPY instead.")
+	}
 	if fileKind(req.SQLText) != "" {
 		// File commands have their own grammar (unquoted local paths, stage names).
 		cmd, err := parseFileCommand(req.SQLText)
@@ -172,6 +178,9 @@ func (s *Server) execute(ctx context.Context, sess *session, req *queryRequest, 
 	}
 	return s.run(ctx, sess, st, binds)
 }
+
+// reCreateStage matches CREATE STAGE in any of its forms.
+var reCreateStage = regexp.MustCompile(`(?is)^\s*CREATE\s+(OR\s+REPLACE\s+)?(TEMP(ORARY)?\s+)?STAGE\b`)
 
 // transferAnswer is the answer to a PUT or GET: success, with the transfer's data.
 func transferAnswer(queryID string, data map[string]any) []byte {
