@@ -218,3 +218,42 @@ func normalizeNumbers(v any) any {
 	}
 	return v
 }
+
+// TestLoadNear512MiB loads a batch at the validator's default cap, 512 MiB, made of 32
+// records of 16 MiB (the record cap), one per file: the same requests as any batch, every
+// record once, the stage empty afterwards. It moves a gigabyte or two through the emulator,
+// so -short leaves it out.
+func TestLoadNear512MiB(t *testing.T) {
+	if testing.Short() {
+		t.Skip("moves about a gigabyte; run without -short")
+	}
+	s := emulator(t)
+	c := newClient(t, s, nil)
+	ctx := context.Background()
+	require.NoError(t, c.Ping(ctx))
+
+	const files = 32
+	b := &Batch{Table: "RAW_DATA", LoadID: "big"}
+	record := func(i int) []byte {
+		rec := make([]byte, 0, 16<<20)
+		rec = fmt.Appendf(rec, `{"file":%d,"blob":"`, i)
+		for len(rec) < 16<<20-2 {
+			rec = append(rec, 'a'+byte(len(rec)%26))
+		}
+		return append(rec, `"}`...)
+	}
+	for i := range files {
+		f := b.AddFile(File{Bucket: "landing", Key: fmt.Sprintf("big/%02d.json", i), VersionID: "v1", Sequencer: "01"})
+		b.AddRecord(f, 1, record(i))
+	}
+	require.Equal(t, int64(files*16<<20), b.PayloadBytes(), "512 MiB of records")
+	s.ResetStats()
+	_, err := c.Load(ctx, b)
+	require.NoError(t, err)
+	assert.Equal(t, int64(9), s.Stats().TotalStatements)
+	assert.Equal(t, int64(files), count(t, s, "SELECT COUNT(*) FROM LOADER_DB.RAW.RAW_DATA WHERE S3_KEY LIKE 'big/%'"))
+	assert.Equal(t, int64(files), count(t, s, "SELECT COUNT(DISTINCT PAYLOAD:file::NUMBER) FROM LOADER_DB.RAW.RAW_DATA WHERE S3_KEY LIKE 'big/%'"))
+	assert.Equal(t, int64(files*16<<20), count(t, s, "SELECT SUM(LENGTH(TO_JSON(PAYLOAD))) FROM LOADER_DB.RAW.RAW_DATA WHERE S3_KEY LIKE 'big/%'"),
+		"every record whole")
+	assert.Empty(t, stagedNames(t, c))
+}
