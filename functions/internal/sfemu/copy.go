@@ -186,7 +186,7 @@ func (s *Server) copyInto(ctx context.Context, sess *session, cmd *fileCommand) 
 					return err
 				}
 				for i, f := range files {
-					if loaded[i], err = appendFile(a, f, bulk.Binds); err != nil {
+					if loaded[i], err = s.appendFile(a, f, bulk.Binds); err != nil {
 						_ = a.Close()
 						return err
 					}
@@ -215,6 +215,9 @@ func (s *Server) copyInto(ctx context.Context, sess *session, cmd *fileCommand) 
 		// transactional, so this does not wait for the COMMIT.
 		for _, f := range files {
 			_ = os.Remove(f.path)
+			if s.s3 != nil {
+				s.s3.forget(f.path)
+			}
 		}
 		s.pruneDirs(s.stageDir(sess.user))
 	}
@@ -224,13 +227,25 @@ func (s *Server) copyInto(ctx context.Context, sess *session, cmd *fileCommand) 
 // appendFile appends the lines of one staged file, a JSON value per line, and flushes every
 // copyChunk bytes and at the end of the file, so an error names the file it came from. It
 // returns the number of rows.
-func appendFile(a *duckdb.Appender, f stagedFile, binds int) (int64, error) {
+func (s *Server) appendFile(a *duckdb.Appender, f stagedFile, binds int) (int64, error) {
 	file, err := os.Open(f.path)
 	if err != nil {
 		return 0, err
 	}
 	defer file.Close()
-	br := bufio.NewReaderSize(file, 1<<20)
+	var src io.Reader = file
+	if s.s3 != nil {
+		m, err := s.s3.readMeta(f.path)
+		if err != nil {
+			return 0, err
+		}
+		if m != nil && m.Metadata["x-amz-key"] != "" {
+			if src, err = s.s3.decrypting(file, m); err != nil {
+				return 0, jsonError(f, 0, "the file cannot be decrypted: "+err.Error())
+			}
+		}
+	}
+	br := bufio.NewReaderSize(src, 1<<20)
 	var r io.Reader = br
 	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
 		// COMPRESSION = AUTO: a gzip stream is recognised by its magic number.

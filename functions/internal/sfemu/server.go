@@ -65,6 +65,11 @@ type Config struct {
 	// StageDir keeps the files of stages (PUT, COPY). "" is a directory beside Path, or a
 	// temporary directory removed by Close when Path is "" too.
 	StageDir string
+	// StageLocation is where PUT tells the driver to upload: "S3" (this server's S3
+	// endpoint over TLS, trusted through SSL_CERT_FILE = StageCertFile(), so the driver's
+	// S3 upload and encryption run) or "LOCAL_FS" (a folder the driver writes into). "" is
+	// LOCAL_FS.
+	StageLocation string
 	// MaxRequestBytes caps the body of a request, as Snowflake's front end does; 0 is
 	// DefaultMaxRequestBytes. A larger body is refused with HTTP 413.
 	MaxRequestBytes int64
@@ -102,6 +107,7 @@ type Server struct {
 
 	stageRoot    string // Config.StageDir, resolved
 	stageTempDir bool   // stageRoot is a temporary directory of this server
+	s3           *s3Stage
 
 	// writeLock is held by the session writing, or by the one with an open transaction.
 	// Snowflake makes a second writer wait for the first one's locks; DuckDB would instead
@@ -140,6 +146,15 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	if err := s.openStages(); err != nil {
 		return nil, err
+	}
+	switch cfg.StageLocation {
+	case "", "LOCAL_FS":
+	case "S3":
+		if err := s.startS3Stage(); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, fmt.Errorf("sfemu: stage location %q is not S3 or LOCAL_FS", cfg.StageLocation)
 	}
 	connector, err := duckdb.NewConnector(cfg.Path, func(execer driver.ExecerContext) error {
 		// Snowflake sessions here run in UTC (the TIMEZONE login parameter says so), and
@@ -230,6 +245,9 @@ func (s *Server) Close() error {
 		s.endSession(sess)
 	}
 	err = errors.Join(err, s.db.Close())
+	if s.s3 != nil {
+		s.s3.close()
+	}
 	if s.stageTempDir {
 		err = errors.Join(err, os.RemoveAll(s.stageRoot))
 	}

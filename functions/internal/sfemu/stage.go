@@ -14,6 +14,7 @@ package sfemu
 import (
 	"context"
 	"crypto/md5"
+	"encoding/base64"
 	"encoding/hex"
 	"io"
 	"io/fs"
@@ -291,6 +292,19 @@ func (s *Server) put(sess *session, cmd *fileCommand) (*result, error) {
 		"storageAccount": nil, "isClientSideEncrypted": false, "creds": map[string]any{},
 		"presignedUrl": nil, "endPoint": nil,
 	}
+	var material any
+	if st := s.s3; st != nil {
+		// As Snowflake answers for an internal stage in AWS: bucket/path, temporary
+		// credentials, the endpoint, and the master key the driver wraps each file's key with.
+		rel, _ := filepath.Rel(s.stageRoot, dir)
+		stageInfo = map[string]any{
+			"locationType": "S3", "location": stageBucket + "/" + filepath.ToSlash(rel) + "/" + folder,
+			"path": folder, "region": "us-east-1", "storageAccount": nil, "isClientSideEncrypted": true,
+			"creds":        map[string]any{"AWS_KEY_ID": st.keyID, "AWS_SECRET_KEY": st.secret, "AWS_TOKEN": "sfemu-stage-token"},
+			"presignedUrl": nil, "endPoint": st.endpoint(), "useS3RegionalUrl": false,
+		}
+		material = map[string]any{"queryStageMasterKey": base64.StdEncoding.EncodeToString(st.masterKey), "queryId": newQueryID(), "smkId": 1}
+	}
 	return &result{typeID: typeSelect, transfer: map[string]any{
 		"uploadInfo":                    stageInfo,
 		"stageInfo":                     stageInfo,
@@ -301,7 +315,7 @@ func (s *Server) put(sess *session, cmd *fileCommand) (*result, error) {
 		"overwrite":                     strings.EqualFold(cmd.opts["OVERWRITE"], "TRUE"),
 		"sourceCompression":             strings.ToLower(orDefault(cmd.opts["SOURCE_COMPRESSION"], "AUTO_DETECT")),
 		"clientShowEncryptionParameter": false,
-		"encryptionMaterial":            nil,
+		"encryptionMaterial":            material,
 		"command":                       "UPLOAD",
 		"kind":                          nil,
 		"operation":                     "Node",
@@ -360,6 +374,9 @@ func (s *Server) remove(sess *session, cmd *fileCommand) (*result, error) {
 		if err := os.Remove(f.path); err != nil && !os.IsNotExist(err) {
 			return nil, err
 		}
+		if s.s3 != nil {
+			s.s3.forget(f.path)
+		}
 		res.rows = append(res.rows, cells(f.name, "removed"))
 	}
 	s.pruneDirs(s.stageDir(sess.user))
@@ -401,5 +418,10 @@ func (s *Server) openStages() error {
 		}
 		s.stageRoot, s.stageTempDir = dir, true
 	}
-	return os.MkdirAll(s.stageRoot, 0o755)
+	for _, d := range []string{s.stageRoot, s.stageRoot + ".s3meta", s.stageRoot + ".uploads"} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return err
+		}
+	}
+	return nil
 }

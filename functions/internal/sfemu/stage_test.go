@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -25,49 +26,95 @@ func writeLocal(t *testing.T, name, body string) string {
 	return dir
 }
 
-// TestPutCopyListRemove runs the stage's file commands through the real driver: PUT uploads
-// (the driver compresses the file itself), LIST shows it, COPY loads each line as a VARIANT
-// with its file name and row number, REMOVE empties the stage.
-func TestPutCopyListRemove(t *testing.T) {
-	s := startServer(t, "")
-	ctx := context.Background()
-	require.NoError(t, s.ExecScript(ctx, stagedFilesDDL, nil))
-	db := connect(t, s)
-	dir := writeLocal(t, "a.ndjson", "{\"a\":1}\n\n{\"b\":\"x\\ty\",\"e\":\"😀\"}\nnull\n")
-
-	_, err := db.ExecContext(ctx, "PUT 'file://"+dir+"/*' '@~/in/' AUTO_COMPRESS = TRUE OVERWRITE = TRUE")
-	require.NoError(t, err)
-	names := stageNames(t, db, "LIST @~/in/")
-	assert.Equal(t, []string{"in/a.ndjson.gz"}, names, "the driver gzipped the file on its way")
-
-	rows, err := db.QueryContext(ctx, `COPY INTO LINES (FILE_NAME, LINE_NO, V)
-FROM (SELECT METADATA$FILENAME, METADATA$FILE_ROW_NUMBER, $1 FROM @~/in/) FILE_FORMAT = (TYPE = JSON) FORCE = TRUE`)
-	require.NoError(t, err)
-	var file, status string
-	var parsed, loaded int64
-	var rest [6]any
-	require.True(t, rows.Next())
-	require.NoError(t, rows.Scan(&file, &status, &parsed, &loaded, &rest[0], &rest[1], &rest[2], &rest[3], &rest[4], &rest[5]))
-	require.NoError(t, rows.Close())
-	assert.Equal(t, "in/a.ndjson.gz", file)
-	assert.Equal(t, "LOADED", status)
-	assert.Equal(t, int64(3), loaded, "a blank line is no row")
-
-	got := map[int64]string{}
-	r, err := db.QueryContext(ctx, "SELECT LINE_NO, TO_JSON(V) FROM LINES WHERE FILE_NAME = 'in/a.ndjson.gz' ORDER BY LINE_NO")
-	require.NoError(t, err)
-	for r.Next() {
-		var n int64
-		var v string
-		require.NoError(t, r.Scan(&n, &v))
-		got[n] = v
+// startStageServer is startServer with the stage at location; for S3 the driver trusts the
+// stage endpoint's certificate through SSL_CERT_FILE.
+func startStageServer(t *testing.T, location string) *Server {
+	t.Helper()
+	if location == "S3" {
+		cert, err := StageCertFile()
+		require.NoError(t, err)
+		t.Setenv("SSL_CERT_FILE", cert)
 	}
-	require.NoError(t, r.Err())
-	assert.Equal(t, map[int64]string{1: `{"a":1}`, 2: `{"b":"x\ty","e":"😀"}`, 3: `null`}, got)
+	s, err := Start(context.Background(), Config{Account: testAccount, StageLocation: location,
+		Identities: []Identity{{AccessKeyID: testKeyID, SecretAccessKey: testSecret, ARN: testARN}}})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = s.Close() })
+	require.NoError(t, s.ExecScript(context.Background(), testSetupTmpl, map[string]string{"role_arn": testRoleARN}))
+	return s
+}
 
-	removed := stageNames(t, db, "REMOVE @~/in/")
-	assert.Equal(t, []string{"in/a.ndjson.gz"}, removed)
-	assert.Empty(t, stageNames(t, db, "LIST @~"))
+// TestPutCopyListRemove runs the stage's file commands through the real driver, with the
+// stage in S3 (the driver's S3 upload, encrypted, over TLS) and on the local file system: PUT
+// uploads (the driver compresses the file itself), LIST shows it, COPY loads each line as a
+// VARIANT with its file name and row number, REMOVE empties the stage.
+func TestPutCopyListRemove(t *testing.T) {
+	for _, location := range []string{"S3", "LOCAL_FS"} {
+		t.Run(location, func(t *testing.T) {
+			s := startStageServer(t, location)
+			ctx := context.Background()
+			require.NoError(t, s.ExecScript(ctx, stagedFilesDDL, nil))
+			db := connect(t, s)
+			dir := writeLocal(t, "a.ndjson", "{\"a\":1}\n\n{\"b\":\"x\\ty\",\"e\":\"😀\"}\nnull\n")
+			_, err := db.ExecContext(ctx, "PUT 'file://"+dir+"/*' '@~/in/' AUTO_COMPRESS = TRUE OVERWRITE = TRUE")
+			require.NoError(t, err)
+			// A second file, uncompressed, above the driver's 64 MiB multi-part threshold.
+			big := strings.Repeat("{\"pad\":\""+strings.Repeat("z", 1000)+"\"}\n", 70_000)
+			bigDir := writeLocal(t, "b.ndjson", big)
+			_, err = db.ExecContext(ctx, "PUT 'file://"+bigDir+"/b.ndjson' '@~/in/' AUTO_COMPRESS = FALSE OVERWRITE = TRUE")
+			require.NoError(t, err)
+			names := stageNames(t, db, "LIST @~/in/")
+			assert.Equal(t, []string{"in/a.ndjson.gz", "in/b.ndjson"}, names, "the driver gzipped the first file on its way")
+
+			// In S3 the driver encrypts what it uploads; on the local file system it does not.
+			var stored []byte
+			require.NoError(t, filepath.WalkDir(s.stageRoot, func(p string, d fs.DirEntry, err error) error {
+				if err == nil && d.Name() == "a.ndjson.gz" {
+					stored, err = os.ReadFile(p)
+				}
+				return err
+			}))
+			require.NotEmpty(t, stored)
+			isGzip := stored[0] == 0x1f && stored[1] == 0x8b
+			assert.Equal(t, location == "LOCAL_FS", isGzip, "stored as the driver sent it")
+			if location == "S3" {
+				calls := s.StageCalls()
+				assert.Equal(t, 1, calls["PutObject"], "the small file in one request")
+				assert.Equal(t, 1, calls["CompleteMultipartUpload"], "the large file in parts")
+				assert.GreaterOrEqual(t, calls["UploadPart"], 2)
+			}
+
+			rows, err := db.QueryContext(ctx, `COPY INTO LINES (FILE_NAME, LINE_NO, V)
+FROM (SELECT METADATA$FILENAME, METADATA$FILE_ROW_NUMBER, $1 FROM @~/in/) FILE_FORMAT = (TYPE = JSON) FORCE = TRUE`)
+			require.NoError(t, err)
+			loadedBy := map[string]int64{}
+			for rows.Next() {
+				var file, status string
+				var parsed, loaded int64
+				var rest [6]any
+				require.NoError(t, rows.Scan(&file, &status, &parsed, &loaded, &rest[0], &rest[1], &rest[2], &rest[3], &rest[4], &rest[5]))
+				assert.Equal(t, "LOADED", status)
+				loadedBy[file] = loaded
+			}
+			require.NoError(t, rows.Close())
+			assert.Equal(t, map[string]int64{"in/a.ndjson.gz": 3, "in/b.ndjson": 70_000}, loadedBy, "a blank line is no row")
+
+			got := map[int64]string{}
+			r, err := db.QueryContext(ctx, "SELECT LINE_NO, TO_JSON(V) FROM LINES WHERE FILE_NAME = 'in/a.ndjson.gz' ORDER BY LINE_NO")
+			require.NoError(t, err)
+			for r.Next() {
+				var n int64
+				var v string
+				require.NoError(t, r.Scan(&n, &v))
+				got[n] = v
+			}
+			require.NoError(t, r.Err())
+			assert.Equal(t, map[int64]string{1: `{"a":1}`, 2: `{"b":"x\ty","e":"😀"}`, 3: `null`}, got)
+
+			removed := stageNames(t, db, "REMOVE @~/in/")
+			assert.Equal(t, []string{"in/a.ndjson.gz", "in/b.ndjson"}, removed)
+			assert.Empty(t, stageNames(t, db, "LIST @~"))
+		})
+	}
 }
 
 // stageNames runs LIST or REMOVE and returns the first column, the file names.
