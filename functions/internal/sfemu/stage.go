@@ -1,15 +1,15 @@
 package sfemu
 
 // Stages and files: this file keeps the emulator's internal stages on disk and answers the
-// file commands that use them (PUT, LIST, REMOVE); copy.go loads staged files into tables.
+// file commands that use them (PUT, LIST, REMOVE); copy.go loads staged files into tables,
+// and s3stage.go serves the stages as S3.
 //
 // Only the user stage, @~, exists: it is the one the loader uses, and the one that needs
 // no privilege (https://docs.snowflake.com/en/user-guide/data-load-local-file-system-create-stage).
 // Its files live under Config.StageDir, in a directory per user. A PUT is answered the way
-// Snowflake answers it, with the stage's location for the driver to upload to; the location
-// here is LOCAL_FS, a directory the driver writes into itself, so the driver's compression
-// and its local upload run, but not its S3 client or client-side encryption (README,
-// "Development").
+// Snowflake answers it, with the stage's location for the driver to upload to: an S3
+// location over TLS (s3stage.go), where the driver's S3 client and client-side encryption
+// run as in production, or LOCAL_FS, a directory the driver writes into itself.
 
 import (
 	"context"
