@@ -187,6 +187,8 @@ func (s *Server) copyInto(ctx context.Context, sess *session, cmd *fileCommand) 
 				}
 				for i, f := range files {
 					if loaded[i], err = s.appendFile(a, f, bulk.Binds); err != nil {
+						// Rows appended but not flushed are dropped before the close.
+						_ = a.Clear()
 						_ = a.Close()
 						return err
 					}
@@ -317,7 +319,14 @@ func jsonError(f stagedFile, line int64, detail string) *sfError {
 // conversion failure is a parse error of the file; anything else keeps its mapping.
 func copyError(f stagedFile, err error) error {
 	msg := err.Error()
-	if strings.Contains(msg, "Malformed JSON") || strings.Contains(msg, "Conversion Error") && strings.Contains(msg, "JSON") {
+	const parse = "Error parsing JSON: "
+	switch {
+	case strings.Contains(msg, parse):
+		// PARSE_JSON's own refusal (snowsql.ParseJSON), through the appender.
+		detail := firstLine(msg[strings.Index(msg, parse)+len(parse):])
+		detail, _, _ = strings.Cut(detail, ": appended and not yet flushed")
+		return jsonError(f, 0, detail)
+	case strings.Contains(msg, "Malformed JSON"), strings.Contains(msg, "Conversion Error") && strings.Contains(msg, "JSON"):
 		return jsonError(f, 0, firstLine(msg))
 	}
 	return err

@@ -145,6 +145,9 @@ func TestCopyRefusesInvalidJSON(t *testing.T) {
 	tests := []struct{ name, body string }{
 		{"not JSON", "{\"a\":1}\n{\"a\":\n"},
 		{"invalid UTF-8", "{\"a\":\"\xff\"}\n"},
+		// The JSON file format's ALLOW_DUPLICATE defaults to FALSE, as PARSE_JSON refuses them
+		// (https://docs.snowflake.com/en/sql-reference/sql/create-file-format, TYPE = JSON).
+		{"duplicate key", "{\"a\":1}\n{\"a\":1,\"a\":2}\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

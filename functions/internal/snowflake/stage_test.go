@@ -124,7 +124,7 @@ func trickyRecords() [][]byte {
 		[]byte(`{"csv":"a,b;c|d","null_if":"\\N","empty":"","spaces":"  padded  "}`),
 		[]byte(`{"numbers":[0,-1,1.5,1e10,12345678901234567890],"bools":[true,false,null]}`),
 		[]byte("{\"pretty\":\n  {\"nested\": [1,\n 2]}\n}"),
-		[]byte(`{"control":"\u0000\u001f","html":"<a href='x'>&amp;</a>"}`),
+		[]byte(`{"control":"\u0001\u001f","html":"<a href='x'>&amp;</a>"}`),
 		big,
 	}
 }
