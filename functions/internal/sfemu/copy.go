@@ -178,8 +178,8 @@ func (s *Server) copyInto(ctx context.Context, sess *session, cmd *fileCommand) 
 		names[i] = snowsql.BindColumn(i + 1)
 	}
 	loaded := make([]int64, len(files))
-	res, err := s.inTx(ctx, sess, true, func() (*result, error) {
-		err := s.atomically(ctx, sess, func() error {
+	_, err = s.inTx(ctx, sess, true, func() (*result, error) {
+		return nil, s.atomically(ctx, sess, func() error {
 			return sess.conn.Raw(func(dc any) error {
 				a, err := duckdb.NewQueryAppender(dc.(driver.Conn), bulk.SQL, snowsql.BindTable, types, names)
 				if err != nil {
@@ -196,9 +196,7 @@ func (s *Server) copyInto(ctx context.Context, sess *session, cmd *fileCommand) 
 				return a.Close()
 			})
 		})
-		return nil, err
 	})
-	_ = res
 	if err != nil {
 		return nil, err
 	}
