@@ -53,7 +53,9 @@ const (
 // drops whitespace between tokens). A record left out of the load (the validator's skip list)
 // is the line null, so that the numbers of those after it still hold; no record is null,
 // since every record is a JSON object. No line carries anything but the record itself, so a
-// record of Snowflake's 16 MB VARIANT limit still fits its row.
+// record of Snowflake's 16 MB VARIANT limit still fits its row. Load checks that COPY loaded
+// exactly as many lines as were written, so a file format that skipped or merged lines would
+// fail the batch instead of shifting record numbers.
 type Batch struct {
 	// Table receives the records; it has RAW_DATA's columns.
 	Table string
