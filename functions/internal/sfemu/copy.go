@@ -225,41 +225,70 @@ func (s *Server) copyInto(ctx context.Context, sess *session, cmd *fileCommand) 
 }
 
 // appendFile appends the lines of one staged file, a JSON value per line, and flushes every
-// copyChunk bytes and at the end of the file, so an error names the file it came from. It
-// returns the number of rows.
+// copyChunk bytes and at the end of the file. It returns the number of rows. When DuckDB
+// refuses a chunk, the file is read again to name the line PARSE_JSON refuses.
 func (s *Server) appendFile(a *duckdb.Appender, f stagedFile, binds int) (int64, error) {
+	var rows, pending, chunkLine int64 = 0, 0, 1
+	args := make([]driver.Value, binds)
+	flush := func(next int64) error {
+		if err := a.Flush(); err != nil {
+			return s.locate(f, chunkLine, copyError(f, err))
+		}
+		pending, chunkLine = 0, next
+		return nil
+	}
+	err := s.eachLine(f, func(lineNo int64, text []byte) error {
+		if !utf8.Valid(text) {
+			return jsonError(f, lineNo, 0, "invalid UTF-8 sequence")
+		}
+		rows++
+		vals := []driver.Value{string(text), f.name, rows}
+		copy(args, vals[:binds])
+		if err := a.AppendRow(args...); err != nil {
+			return s.locate(f, chunkLine, copyError(f, err))
+		}
+		if pending += int64(len(text)); pending >= copyChunk {
+			return flush(lineNo + 1)
+		}
+		return nil
+	})
+	if err != nil {
+		return rows, err
+	}
+	return rows, flush(0)
+}
+
+// eachLine calls fn with each line of a staged file that holds more than whitespace,
+// decrypted and decompressed as needed, with its line number from 1.
+func (s *Server) eachLine(f stagedFile, fn func(lineNo int64, text []byte) error) error {
 	file, err := os.Open(f.path)
 	if err != nil {
-		return 0, err
+		return err
 	}
 	defer file.Close()
 	var src io.Reader = file
 	if s.s3 != nil {
 		m, err := s.s3.readMeta(f.path)
 		if err != nil {
-			return 0, err
+			return err
 		}
 		if m != nil && m.Metadata["x-amz-key"] != "" {
 			if src, err = s.s3.decrypting(file, m); err != nil {
-				return 0, jsonError(f, 0, "the file cannot be decrypted: "+err.Error())
+				return jsonError(f, 0, 0, "the file cannot be decrypted: "+err.Error())
 			}
 		}
 	}
-	br := bufio.NewReaderSize(src, 1<<20)
-	var r io.Reader = br
-	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
+	lines := bufio.NewReaderSize(src, 1<<20)
+	if magic, _ := lines.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
 		// COMPRESSION = AUTO: a gzip stream is recognised by its magic number.
-		zr, err := gzip.NewReader(br)
+		zr, err := gzip.NewReader(lines)
 		if err != nil {
-			return 0, jsonError(f, 0, "the file is not valid gzip: "+err.Error())
+			return jsonError(f, 0, 0, "the file is not valid gzip: "+err.Error())
 		}
 		defer zr.Close()
-		r = bufio.NewReaderSize(zr, 1<<20)
+		lines = bufio.NewReaderSize(zr, 1<<20)
 	}
-	lines := r.(*bufio.Reader)
-	var rows, pending int64
 	var long []byte
-	args := make([]driver.Value, binds)
 	for lineNo := int64(1); ; lineNo++ {
 		line, err := lines.ReadSlice('\n')
 		if errors.Is(err, bufio.ErrBufferFull) {
@@ -271,44 +300,54 @@ func (s *Server) appendFile(a *duckdb.Appender, f stagedFile, binds int) (int64,
 			line = long
 		}
 		if err != nil && !errors.Is(err, io.EOF) {
-			return rows, err
+			return err
 		}
 		if text := bytes.TrimSpace(line); len(text) > 0 {
-			if !utf8.Valid(text) {
-				return rows, jsonError(f, lineNo, "invalid UTF-8 sequence")
-			}
-			rows++
-			vals := []driver.Value{string(text), f.name, rows}
-			copy(args, vals[:binds])
-			if aerr := a.AppendRow(args...); aerr != nil {
-				return rows, copyError(f, aerr)
-			}
-			pending += int64(len(text))
-			if pending >= copyChunk {
-				if ferr := a.Flush(); ferr != nil {
-					return rows, copyError(f, ferr)
-				}
-				pending = 0
+			if ferr := fn(lineNo, text); ferr != nil {
+				return ferr
 			}
 		}
 		if errors.Is(err, io.EOF) {
-			break
+			return nil
 		}
 	}
-	if err := a.Flush(); err != nil {
-		return rows, copyError(f, err)
+}
+
+// locate turns err, DuckDB's refusal of the chunk that starts at line from, into the error
+// for the first line there that the emulator's PARSE_JSON refuses, with its line and
+// character; err itself when none does.
+func (s *Server) locate(f stagedFile, from int64, err error) error {
+	var sf *sfError
+	if !errors.As(err, &sf) || sf.Code != "100069" {
+		return err
 	}
-	return rows, nil
+	found := err
+	_ = s.eachLine(f, func(lineNo int64, text []byte) error {
+		if lineNo < from {
+			return nil
+		}
+		_, _, perr := snowsql.ParseJSON(string(text), false)
+		var je *snowsql.JSONError
+		if errors.As(perr, &je) {
+			found = jsonError(f, lineNo, int64(je.Pos+1), je.Msg)
+			return io.EOF
+		}
+		return nil
+	})
+	return found
 }
 
 // jsonError is the error Snowflake gives when a staged JSON file does not parse and
 // ON_ERROR is ABORT_STATEMENT, the COPY default for bulk loads: 100069, "Error parsing
 // JSON", naming the file (https://docs.snowflake.com/en/sql-reference/sql/copy-into-table,
 // ON_ERROR).
-func jsonError(f stagedFile, line int64, detail string) *sfError {
+func jsonError(f stagedFile, line, char int64, detail string) *sfError {
 	where := "File '" + f.name + "'"
 	if line > 0 {
 		where += ", line " + strconv.FormatInt(line, 10)
+	}
+	if char > 0 {
+		where += ", character " + strconv.FormatInt(char, 10)
 	}
 	return newError("100069", "22P02", "Error parsing JSON: %s\n  %s", detail, where)
 }
@@ -323,9 +362,9 @@ func copyError(f stagedFile, err error) error {
 		// PARSE_JSON's own refusal (snowsql.ParseJSON), through the appender.
 		detail := firstLine(msg[strings.Index(msg, parse)+len(parse):])
 		detail, _, _ = strings.Cut(detail, ": appended and not yet flushed")
-		return jsonError(f, 0, detail)
+		return jsonError(f, 0, 0, detail)
 	case strings.Contains(msg, "Malformed JSON"), strings.Contains(msg, "Conversion Error") && strings.Contains(msg, "JSON"):
-		return jsonError(f, 0, firstLine(msg))
+		return jsonError(f, 0, 0, firstLine(msg))
 	}
 	return err
 }

@@ -142,12 +142,12 @@ func stageNames(t *testing.T, db *sql.DB, q string) []string {
 // TestCopyRefusesInvalidJSON: a line that is not JSON fails the whole COPY with Snowflake's
 // parse error, and nothing of the file is loaded.
 func TestCopyRefusesInvalidJSON(t *testing.T) {
-	tests := []struct{ name, body string }{
-		{"not JSON", "{\"a\":1}\n{\"a\":\n"},
-		{"invalid UTF-8", "{\"a\":\"\xff\"}\n"},
+	tests := []struct{ name, body, line string }{
+		{"not JSON", "{\"a\":1}\n{\"a\":\n", "2, character"},
+		{"invalid UTF-8", "{\"a\":\"\xff\"}\n", "1"},
 		// The JSON file format's ALLOW_DUPLICATE defaults to FALSE, as PARSE_JSON refuses them
 		// (https://docs.snowflake.com/en/sql-reference/sql/create-file-format, TYPE = JSON).
-		{"duplicate key", "{\"a\":1}\n{\"a\":1,\"a\":2}\n"},
+		{"duplicate key", "{\"a\":1}\n\n{\"a\":1,\"a\":2}\n", "3, character"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -163,7 +163,7 @@ func TestCopyRefusesInvalidJSON(t *testing.T) {
 			require.ErrorAs(t, err, &sf)
 			assert.Equal(t, 100069, sf.Number, sf.Message)
 			assert.Contains(t, sf.Message, "Error parsing JSON")
-			assert.Contains(t, sf.Message, "bad/bad.ndjson.gz")
+			assert.Contains(t, sf.Message, "File 'bad/bad.ndjson.gz', line "+tt.line)
 			assert.Zero(t, queryInt(t, s, "SELECT COUNT(*) FROM LOADER_DB.RAW.LINES"))
 		})
 	}
