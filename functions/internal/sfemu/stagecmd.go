@@ -180,4 +180,3 @@ func parseFileCommand(text string) (*fileCommand, error) {
 	}
 	return cmd, err
 }
-
