@@ -63,9 +63,15 @@ func TestLoadThroughStage(t *testing.T) {
 				files = append(files, fileVersion(fmt.Sprintf("shape%d/%04d.json", i, f), "v1", "0A", tt.records))
 			}
 			s.ResetStats()
+			before := s.StageCalls()
 			res, err := c.Load(ctx, newBatch(fmt.Sprintf("load-%d", i), files...))
 			require.NoError(t, err)
 			st := s.Stats()
+			after := s.StageCalls()
+			// The statements are constant; the PUT's own S3 requests are one upload and one
+			// check (HeadObject) per staged file, the driver's way (storage_client.go).
+			assert.Equal(t, tt.files, after["PutObject"]-before["PutObject"], "S3 uploads")
+			assert.Equal(t, tt.files, after["HeadObject"]-before["HeadObject"], "S3 checks")
 
 			want := int64(tt.files * tt.records)
 			var rows int64
