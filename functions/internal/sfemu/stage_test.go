@@ -238,3 +238,21 @@ func TestLargeArrayBindTakesStagePath(t *testing.T) {
 	assert.Contains(t, strings.ToUpper(err.Error()), "STAGE")
 	assert.Zero(t, queryInt(t, s, "SELECT COUNT(*) FROM LOADER_DB.RAW.EVENTS"))
 }
+
+// TestCopyPurge: PURGE = TRUE removes the files a COPY loaded, and a pattern limits the COPY
+// to the files it matches.
+func TestCopyPurge(t *testing.T) {
+	s := startStageServer(t, "S3")
+	ctx := context.Background()
+	require.NoError(t, s.ExecScript(ctx, stagedFilesDDL, nil))
+	db := connect(t, s)
+	dir := writeLocal(t, "a.ndjson", "{\"a\":1}\n")
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "b.ndjson"), []byte("{\"b\":1}\n{\"b\":2}\n"), 0o644))
+	_, err := db.ExecContext(ctx, "PUT 'file://"+dir+"/*' '@~/p/'")
+	require.NoError(t, err)
+
+	_, err = db.ExecContext(ctx, "COPY INTO LINES (V) FROM (SELECT $1 FROM @~/p/) FILE_FORMAT = (TYPE = JSON) PATTERN = '.*b[.]ndjson.*' PURGE = TRUE")
+	require.NoError(t, err)
+	assert.Equal(t, int64(2), queryInt(t, s, "SELECT COUNT(*) FROM LOADER_DB.RAW.LINES"))
+	assert.Equal(t, []string{"p/a.ndjson.gz"}, stageNames(t, db, "LIST @~/p/"), "only the loaded file was purged")
+}
