@@ -95,8 +95,11 @@ func parseCopy(ws []string) (*copySpec, error) {
 		return nil, compileError("COPY with file format TYPE = %s is not supported by the Snowflake emulator; it loads JSON only.", orDefault(t, "CSV"))
 	}
 	for k, v := range c.format {
-		if k != "TYPE" && !(k == "COMPRESSION" && strings.EqualFold(v, "AUTO")) {
-			return nil, compileError("JSON file format option %s is not supported by the Snowflake emulator, which loads with the defaults.", k)
+		// The options the emulator has are those that leave every value as it is.
+		ok := k == "TYPE" || k == "COMPRESSION" && strings.EqualFold(v, "AUTO") ||
+			k == "NULL_IF" && strings.ReplaceAll(v, " ", "") == "()" || k == "TRIM_SPACE" && strings.EqualFold(v, "FALSE")
+		if !ok {
+			return nil, compileError("JSON file format option %s = %s is not supported by the Snowflake emulator, which loads every value as it is.", k, v)
 		}
 	}
 	for k, v := range c.opts {

@@ -182,6 +182,7 @@ func TestStageRefusals(t *testing.T) {
 	}{
 		{"named stage", "LIST @MY_STAGE", 2003, "Stage 'MY_STAGE' does not exist"},
 		{"CSV format", "COPY INTO LINES (V) FROM (SELECT $1 FROM @~/x/) FILE_FORMAT = (TYPE = CSV)", 1003, "TYPE = CSV"},
+		{"a NULL_IF string", "COPY INTO LINES (V) FROM (SELECT $1 FROM @~/x/) FILE_FORMAT = (TYPE = JSON NULL_IF = ('\\N'))", 1003, "NULL_IF"},
 		{"second column of JSON", "COPY INTO LINES (V) FROM (SELECT $2 FROM @~/x/) FILE_FORMAT = (TYPE = JSON)", 1003, "$1"},
 	}
 	for _, tt := range tests {

@@ -52,6 +52,6 @@ func TestStatementsNameEveryColumn(t *testing.T) {
 	assert.NotContains(t, insert, "PARSE_JSON")
 	st.stage = "@~/s3-snowflake-loader/0a/"
 	assert.Contains(t, st.copyStage(), "FROM (SELECT METADATA$FILENAME, METADATA$FILE_ROW_NUMBER, $1 FROM @~/s3-snowflake-loader/0a/)")
-	assert.Contains(t, st.copyStage(), "FILE_FORMAT = (TYPE = JSON)")
+	assert.Contains(t, st.copyStage(), "FILE_FORMAT = (TYPE = JSON NULL_IF = () TRIM_SPACE = FALSE)")
 	assert.Equal(t, "REMOVE @~/s3-snowflake-loader/0a/", st.remove())
 }

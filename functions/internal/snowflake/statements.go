@@ -94,15 +94,17 @@ func (st statements) put(spool string) string {
 
 // copyStage loads every line of the staged files into the stage table, as it is: the file
 // name and line number come from COPY's metadata columns and the line becomes a VARIANT.
-// The JSON file format's defaults are what the payload needs: no outer array stripped, no
-// nulls stripped, invalid UTF-8 and duplicate keys refused, nothing trimmed or replaced.
+// The JSON file format keeps the payload as it is: no outer array stripped, no nulls
+// stripped, invalid UTF-8 and duplicate keys refused, nothing replaced (its defaults), and,
+// set here so that no string value can be touched whatever the defaults, no NULL_IF strings
+// and no trimming.
 // FORCE makes the load independent of COPY's load history (the folder is new anyway).
 // See https://docs.snowflake.com/en/sql-reference/sql/copy-into-table and
 // https://docs.snowflake.com/en/user-guide/querying-metadata.
 func (st statements) copyStage() string {
 	return fmt.Sprintf(`COPY INTO %s (FILE_NAME, LINE_NO, PAYLOAD)
 FROM (SELECT METADATA$FILENAME, METADATA$FILE_ROW_NUMBER, $1 FROM %s)
-FILE_FORMAT = (TYPE = JSON) FORCE = TRUE`, stageTable, st.stage)
+FILE_FORMAT = (TYPE = JSON NULL_IF = () TRIM_SPACE = FALSE) FORCE = TRUE`, stageTable, st.stage)
 }
 
 // clearStage empties the stage table at the end of a batch's transaction, so that it holds
