@@ -82,6 +82,28 @@ type Batch struct {
 	err     error         // the first write error; Load reports it
 }
 
+// spoolPattern names spool directories (os.MkdirTemp's pattern).
+const spoolPattern = "snowflake-batch-"
+
+// RemoveSpools deletes the spool directories left in dir ("" is the system's temporary
+// directory) by a process that ended before it could: a Lambda stopped at its timeout keeps
+// its /tmp for the next invocation, and leftovers would fill it. Only a new process may call
+// it, before it builds any batch.
+func RemoveSpools(dir string) error {
+	if dir == "" {
+		dir = os.TempDir()
+	}
+	left, err := filepath.Glob(filepath.Join(dir, spoolPattern+"*"))
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, d := range left {
+		errs = append(errs, os.RemoveAll(d))
+	}
+	return errors.Join(errs...)
+}
+
 // spoolBuffer is the write buffer of the spool file being written.
 const spoolBuffer = 256 << 10
 
@@ -150,7 +172,7 @@ func (b *Batch) startFile(i int) error {
 		return b.err
 	}
 	if b.spool == "" {
-		dir, err := os.MkdirTemp(b.Dir, "snowflake-batch-")
+		dir, err := os.MkdirTemp(b.Dir, spoolPattern+"*")
 		if err != nil {
 			return fmt.Errorf("make the batch's spool directory: %w", err)
 		}

@@ -128,6 +128,18 @@ func TestBatchSpool(t *testing.T) {
 	assert.NoDirExists(t, spool, "Close removes the spool")
 }
 
+func TestRemoveSpools(t *testing.T) {
+	dir := t.TempDir()
+	b := &Batch{Table: "RAW_DATA", LoadID: "load-1", Dir: dir}
+	b.AddRecord(b.AddFile(File{Bucket: "b", Key: "a.json"}), 1, []byte(`{}`))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "other.txt"), nil, 0o644))
+	require.DirExists(t, b.spool)
+
+	require.NoError(t, RemoveSpools(dir))
+	assert.NoDirExists(t, b.spool, "a spool left behind is removed")
+	assert.FileExists(t, filepath.Join(dir, "other.txt"), "nothing else is")
+}
+
 func TestBatchRefusesRecordsOutOfOrder(t *testing.T) {
 	b := &Batch{Table: "RAW_DATA", LoadID: "load-1", Dir: t.TempDir()}
 	defer b.Close()
