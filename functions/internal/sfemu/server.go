@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -67,7 +68,23 @@ type Config struct {
 	// MaxLockWaiters is how many statements may wait for one table lock before the next is
 	// refused with 000625; 0 is 20, the limit Snowflake's clients report.
 	MaxLockWaiters int
+	// StageDir keeps the files of stages (PUT, COPY). "" is a directory beside Path, or a
+	// temporary directory removed by Close when Path is "" too.
+	StageDir string
+	// StageLocation is where PUT tells the driver to upload: "S3" (this server's S3
+	// endpoint over TLS, trusted through SSL_CERT_FILE = StageCertFile(), so the driver's
+	// S3 upload and encryption run) or "LOCAL_FS" (a folder the driver writes into). "" is
+	// LOCAL_FS.
+	StageLocation string
+	// MaxRequestBytes caps the body of a request, as Snowflake's front end does; 0 is
+	// DefaultMaxRequestBytes. A larger body is refused with HTTP 413.
+	MaxRequestBytes int64
 }
+
+// DefaultMaxRequestBytes is the request body cap when Config.MaxRequestBytes is 0: Snowflake
+// advises keeping a statement with its binds to about 1 MB, and a bulk payload belongs in
+// a stage (https://docs.snowflake.com/en/developer-guide/sql-api/submitting-requests).
+const DefaultMaxRequestBytes = 1 << 20
 
 // Server is a Snowflake account on a loopback port.
 //
@@ -98,6 +115,10 @@ type Server struct {
 	http *http.Server
 	host string
 	port int
+
+	stageRoot    string // Config.StageDir, resolved
+	stageTempDir bool   // stageRoot is a temporary directory of this server
+	s3           *s3Stage
 
 	// locks are the table locks of open transactions. Snowflake makes a second writer of a
 	// table wait for the first one's lock; DuckDB would instead fail one of them with a
@@ -136,6 +157,18 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	if err := s.openStages(); err != nil {
+		return nil, err
+	}
+	switch cfg.StageLocation {
+	case "", "LOCAL_FS":
+	case "S3":
+		if err := s.startS3Stage(); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, fmt.Errorf("sfemu: stage location %q is not S3 or LOCAL_FS", cfg.StageLocation)
+	}
 	connector, err := duckdb.NewConnector(cfg.Path, func(execer driver.ExecerContext) error {
 		// Snowflake sessions here run in UTC (the TIMEZONE login parameter says so), and
 		// DuckDB converts TIMESTAMPTZ to dates in its session time zone.
@@ -145,8 +178,21 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		if cfg.MemoryLimit == "" {
 			return nil
 		}
-		_, err := execer.ExecContext(context.Background(), "SET memory_limit = '"+strings.ReplaceAll(cfg.MemoryLimit, "'", "")+"'", nil)
-		return err
+		// Under a memory limit a batch's statements must fit it: DuckDB keeps a
+		// transaction's new rows in memory until the COMMIT, and a parallel INSERT ... SELECT
+		// holds a buffer per thread besides. One thread, and no insertion order to keep
+		// (Snowflake keeps none either), let a 100,000-row batch load within 64 MB; with two
+		// threads it did not.
+		for _, q := range []string{
+			"SET memory_limit = '" + strings.ReplaceAll(cfg.MemoryLimit, "'", "") + "'",
+			"SET preserve_insertion_order = false",
+			"SET threads = 1",
+		} {
+			if _, err := execer.ExecContext(context.Background(), q, nil); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("sfemu: open DuckDB %q: %w", cfg.Path, err)
@@ -217,7 +263,14 @@ func (s *Server) Close() error {
 	for _, sess := range all {
 		s.endSession(sess)
 	}
-	return errors.Join(err, s.db.Close())
+	err = errors.Join(err, s.db.Close())
+	if s.s3 != nil {
+		s.s3.close()
+	}
+	if s.stageTempDir {
+		err = errors.Join(err, os.RemoveAll(s.stageRoot))
+	}
+	return err
 }
 
 func writeJSON(w http.ResponseWriter, status int, body any) {

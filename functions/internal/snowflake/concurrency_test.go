@@ -39,7 +39,8 @@ func emulatorAborting(t testing.TB, abortIdle time.Duration) *sfemu.Server {
 	return s
 }
 
-// overlappingBatches builds the 8 batches of one run. Batch i holds:
+// overlappingBatches builds the 8 batches of one run, each as a function that builds it
+// afresh: a Batch is spent by its Load, and a retry reads its files again. Batch i holds:
 //   - own-i, a key no other batch has;
 //   - same-(i/2), the same version as one other batch;
 //   - two-(i%4), version v1 in batches 0-3 and v2 (newer sequencer) in batches 4-7.
@@ -48,9 +49,9 @@ func emulatorAborting(t testing.TB, abortIdle time.Duration) *sfemu.Server {
 // same-1 comes in the same version to both tables, and two-0 and two-2 have their versions
 // routed to different tables. It returns the batches and, per key, the version that must
 // end up loaded, in one table or the other.
-func overlappingBatches(run int) ([]*Batch, map[string]string) {
+func overlappingBatches(run int) ([]func() *Batch, map[string]string) {
 	want := map[string]string{}
-	var batches []*Batch
+	var batches []func() *Batch
 	for i := range 8 {
 		gen := i/4 + 1
 		files := []testFile{
@@ -63,20 +64,24 @@ func overlappingBatches(run int) ([]*Batch, map[string]string) {
 				want[f.Key] = f.VersionID
 			}
 		}
-		b := newBatch(fmt.Sprintf("run-%d-load-%d", run, i), files...)
+		table := "RAW_DATA"
 		if i%3 == 0 {
-			b.Table = "ORDERS"
+			table = "ORDERS"
 		}
-		batches = append(batches, b)
+		batches = append(batches, func() *Batch {
+			b := newBatch(fmt.Sprintf("run-%d-load-%d", run, i), files...)
+			b.Table = table
+			return b
+		})
 	}
 	return batches, want
 }
 
 // loadRetrying loads b as the state machine would: a Snowflake.Transient failure is retried,
 // anything else is returned. It returns how many attempts failed as transient.
-func loadRetrying(ctx context.Context, c *Client, b *Batch) (transients int, err error) {
+func loadRetrying(ctx context.Context, c *Client, batch func() *Batch) (transients int, err error) {
 	for {
-		_, err := c.Load(ctx, b)
+		_, err := c.Load(ctx, batch())
 		if err == nil || Classify(err) != NameTransient || transients == 5 {
 			return transients, err
 		}

@@ -26,16 +26,19 @@ func TestCrashedLoaderDoesNotStallTheNext(t *testing.T) {
 	s := emulatorAborting(t, time.Second)
 	ctx := context.Background()
 
-	crashed := newBatch("crashed", fileVersion("a.json", "v1", "0A", 3), fileVersion("b.json", "v1", "0A", 2))
-	crash(t, s, crashed)
+	crashed := func() *Batch {
+		return newBatch("crashed", fileVersion("a.json", "v1", "0A", 3), fileVersion("b.json", "v1", "0A", 2))
+	}
+	crash(t, s, crashed())
 
 	next := newClient(t, s, nil)
 	res, err := next.Load(ctx, newBatch("next", fileVersion("a.json", "v2", "0B", 4), fileVersion("c.json", "v1", "0A", 1)))
 	require.NoError(t, err, "the next batch loads once the detached transaction is aborted")
 	assert.Equal(t, []Status{StatusLoaded, StatusLoaded}, statuses(res), "the crashed batch's MERGE was rolled back")
 
-	// The state machine retries the crashed batch (on a new container: a new client).
-	res, err = newClient(t, s, nil).Load(ctx, crashed)
+	// The state machine retries the crashed batch (on a new container: a new client, which
+	// reads the files again).
+	res, err = newClient(t, s, nil).Load(ctx, crashed())
 	require.NoError(t, err)
 	assert.Equal(t, []Status{StatusSkippedOlder, StatusLoaded}, statuses(res))
 
