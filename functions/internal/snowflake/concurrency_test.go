@@ -77,15 +77,15 @@ func overlappingBatches(run int) ([]func() *Batch, map[string]string) {
 	return batches, want
 }
 
-// loadRetrying loads b as the state machine would: a Snowflake.Transient failure is retried,
-// anything else is returned. It returns how many attempts failed as transient.
-func loadRetrying(ctx context.Context, c *Client, batch func() *Batch) (transients int, err error) {
+// loadRetrying loads a batch as the state machine would: a Snowflake.Transient failure is
+// retried, anything else is returned. It returns the transient failures it retried.
+func loadRetrying(ctx context.Context, c *Client, batch func() *Batch) (transients []error, err error) {
 	for {
 		_, err := c.Load(ctx, batch())
-		if err == nil || Classify(err) != NameTransient || transients == 5 {
+		if err == nil || Classify(err) != NameTransient || len(transients) == 5 {
 			return transients, err
 		}
-		transients++
+		transients = append(transients, err)
 	}
 }
 
@@ -100,7 +100,7 @@ func TestConcurrentLoadsOfTheSameKeys(t *testing.T) {
 	}
 	require.Equal(t, int64(8), s.Stats().Logins)
 
-	var transients int
+	var transients []error
 	for run := range concurrentRuns {
 		query(t, s, "DELETE FROM LOADER_DB.RAW.RAW_DATA")
 		query(t, s, "DELETE FROM LOADER_DB.RAW.ORDERS")
@@ -109,7 +109,7 @@ func TestConcurrentLoadsOfTheSameKeys(t *testing.T) {
 
 		start := make(chan struct{})
 		errs := make([]error, len(batches))
-		retried := make([]int, len(batches))
+		retried := make([][]error, len(batches))
 		var wg sync.WaitGroup
 		for i, b := range batches {
 			wg.Add(1)
@@ -123,7 +123,7 @@ func TestConcurrentLoadsOfTheSameKeys(t *testing.T) {
 		wg.Wait()
 		for i, err := range errs {
 			require.NoError(t, err, "run %d, batch %d", run, i)
-			transients += retried[i]
+			transients = append(transients, retried[i]...)
 		}
 
 		// Exactly one copy of each key's newest version, in the table FILE_LOADS names, and
@@ -160,7 +160,10 @@ UNION ALL SELECT S3_KEY, S3_VERSION_ID, 'ORDERS', COUNT(*) FROM LOADER_DB.RAW.OR
 			t.Fatalf("run %d of %d failed", run+1, concurrentRuns)
 		}
 	}
-	t.Logf("%d runs of 8 concurrent loaders: every key loaded once at its newest version, in one of two tables; %d attempts failed as Snowflake.Transient and passed on a retry", concurrentRuns, transients)
+	t.Logf("%d runs of 8 concurrent loaders: every key loaded once at its newest version, in one of two tables; %d attempts failed as Snowflake.Transient and passed on a retry", concurrentRuns, len(transients))
+	for _, err := range transients {
+		t.Logf("retried: %v", err)
+	}
 }
 
 func TestLockTimeoutIsTransient(t *testing.T) {
