@@ -223,7 +223,7 @@ func (s *Server) copyInto(ctx context.Context, sess *session, cmd *fileCommand) 
 				s.s3.forget(f.path)
 			}
 		}
-		s.pruneDirs(s.stageDir(sess.user))
+		pruneDirs(files)
 	}
 	return out, nil
 }

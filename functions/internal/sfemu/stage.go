@@ -205,21 +205,15 @@ func (s *Server) remove(sess *session, cmd *fileCommand) (*result, error) {
 		}
 		res.rows = append(res.rows, cells(f.name, "removed"))
 	}
-	s.pruneDirs(s.stageDir(sess.user))
+	pruneDirs(files)
 	return res, nil
 }
 
-// pruneDirs removes the empty folders left under root.
-func (s *Server) pruneDirs(root string) {
-	var dirs []string
-	_ = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err == nil && d.IsDir() && p != root {
-			dirs = append(dirs, p)
-		}
-		return nil
-	})
-	for i := len(dirs) - 1; i >= 0; i-- {
-		_ = os.Remove(dirs[i]) // fails, harmlessly, when not empty
+// pruneDirs removes the folders that held files, once empty. Only those: sessions run side by
+// side, and another one's PUT may have just created an empty folder it is about to write into.
+func pruneDirs(files []stagedFile) {
+	for _, f := range files {
+		_ = os.Remove(filepath.Dir(f.path)) // fails, harmlessly, when not empty
 	}
 }
 
