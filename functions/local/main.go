@@ -13,6 +13,16 @@ import (
 )
 
 func main() {
+	// Subcommands come first, before the run's own flags are parsed.
+	if len(os.Args) > 1 {
+		switch os.Args[1] {
+		case "check":
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+			code := runCheck(ctx, os.Args[2:])
+			stop()
+			os.Exit(code)
+		}
+	}
 	opt := localrun.DefaultOptions()
 	var asJSON bool
 	flag.StringVar(&opt.Dir, "dir", opt.Dir, "folder for the state kept between runs: the Snowflake database (DuckDB), S3 objects, queued messages and logs")
