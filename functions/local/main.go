@@ -21,6 +21,11 @@ func main() {
 			code := runCheck(ctx, os.Args[2:])
 			stop()
 			os.Exit(code)
+		case "query":
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+			code := runQuery(ctx, os.Args[2:])
+			stop()
+			os.Exit(code)
 		}
 	}
 	opt := localrun.DefaultOptions()
