@@ -60,7 +60,7 @@ func TestTaskfileHasEveryTaskWithADescription(t *testing.T) {
 		// This project's own.
 		"local", "local:demo-fail", "local:demo-success", "aws:bulk-upload", "aws:dlq-redrive",
 		"sfn:failed", "sfn:redrive", "build", "bench",
-		"local:check", "local:query", "local:reset",
+		"local:check", "local:query", "local:reset", "local:screenshot",
 	}
 	for _, name := range want {
 		assert.Contains(t, desc, name, "task %s is missing", name)

@@ -87,6 +87,8 @@ func Run(ctx context.Context, opt Options) (*Summary, error) {
 		defer cancel()
 	}
 	started := time.Now()
+	// The report reads the validator's log of this run only: what it appends from here on.
+	logOffset := fileSize(filepath.Join(opt.Dir, "logs", "validator.jsonl"))
 	st, err := startStack(ctx, opt)
 	if err != nil {
 		return nil, err
@@ -131,7 +133,23 @@ func Run(ctx context.Context, opt Options) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
-	return st.summary(ctx, uploaded, time.Since(started))
+	s, err := st.summary(ctx, uploaded, time.Since(started))
+	if err != nil {
+		return nil, err
+	}
+	if s.Report, err = st.writeReport(ctx, s, started, logOffset); err != nil {
+		return nil, fmt.Errorf("the run finished, but its report could not be written: %w", err)
+	}
+	return s, nil
+}
+
+// fileSize is the size of the file at path, 0 when there is none.
+func fileSize(path string) int64 {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return 0
+	}
+	return fi.Size()
 }
 
 func (st *stack) createUser(ctx context.Context) error {

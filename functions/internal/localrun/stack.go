@@ -93,9 +93,11 @@ type stack struct {
 
 // runRecord is what the summary keeps of one execution; the history stays out of memory.
 type runRecord struct {
-	Status, Error string
-	Retries       int
-	Files, Rows   int64
+	Name, Status, Error string
+	Retries             int
+	Files, Rows         int64
+	// Started and Stopped time the execution, for the run report.
+	Started, Stopped time.Time
 }
 
 // loaderContainer is one warm loader: its own Snowflake session, reused across invocations.
@@ -284,7 +286,7 @@ func (st *stack) execute(ctx context.Context, name string, input []byte) sfnloca
 	if err != nil {
 		return sfnlocal.Result{Status: sfnlocal.StatusFailed, Error: "States.Runtime", Cause: err.Error()}
 	}
-	rec := runRecord{Status: exec.Status, Error: exec.Error, Retries: exec.Retries}
+	rec := runRecord{Name: name, Status: exec.Status, Error: exec.Error, Retries: exec.Retries, Started: exec.StartTime, Stopped: exec.StopTime}
 	rec.Files, rec.Rows = rowsOf(exec)
 	st.mu.Lock()
 	st.runs = append(st.runs, rec)
