@@ -290,4 +290,3 @@ func atoi(t *testing.T, s string) int64 {
 	require.NoError(t, err, fmt.Sprintf("%q is not a number", s))
 	return n
 }
-
