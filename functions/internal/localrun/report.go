@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -94,35 +95,14 @@ type statementCount struct {
 }
 
 // writeReport writes the run report to the state folder and returns its path.
-func (st *stack) writeReport(ctx context.Context, s *Summary, started time.Time, logOffset int64) (string, error) {
+func (st *stack) writeReport(ctx context.Context, s *Summary, logOffset int64) (string, error) {
 	page := reportPage{Generated: time.Now().UTC(), Dir: st.dir, S: s}
 	var err error
 	if page.Chart, page.Actions, err = dailyChart(s.DailySummary.Columns, s.DailySummary.Rows); err != nil {
 		return "", fmt.Errorf("draw the DAILY_SUMMARY chart: %w", err)
 	}
-	files, err := st.filesOfRun(ctx, started, logOffset)
-	if err != nil {
+	if err := st.filesOfRun(ctx, &page, logOffset); err != nil {
 		return "", err
-	}
-	for _, f := range files {
-		switch f.Status {
-		case "rejected":
-			if len(page.Rejected) < maxReportRejected {
-				page.Rejected = append(page.Rejected, f)
-			} else {
-				page.MoreReject++
-			}
-		case "skipped":
-			page.Skipped = append(page.Skipped, f)
-		case "not delivered":
-			page.Undeliv = append(page.Undeliv, f)
-		default:
-			if len(page.Accepted) < maxReportAccepted {
-				page.Accepted = append(page.Accepted, f)
-			} else {
-				page.MoreFiles++
-			}
-		}
 	}
 	for _, list := range [][]reportFile{page.Accepted, page.Rejected, page.Skipped, page.Undeliv} {
 		sort.Slice(list, func(i, j int) bool { return list[i].Key < list[j].Key })
@@ -173,25 +153,20 @@ type validatorLine struct {
 	Error         string    `json:"error"`
 }
 
-// filesOfRun reads what the validator logged during this run, as an operator reads the
-// function's logs, and what FILE_LOADS says was loaded since the run started. Objects under
-// incoming/ written during the run that the validator never saw are "not delivered": S3's
-// notification filters did not announce them.
-func (st *stack) filesOfRun(ctx context.Context, started time.Time, logOffset int64) ([]reportFile, error) {
-	loaded, err := st.loadedSince(ctx, started)
-	if err != nil {
-		return nil, err
-	}
-	var files []reportFile
-	seen := map[string]bool{}
+// filesOfRun fills the page's file lists from what the validator logged during this run, as
+// an operator reads a function's logs, and from FILE_LOADS for whether an accepted file's
+// batch loaded. Long lists are cut while the log is read, so memory stays small however many
+// files the run had.
+func (st *stack) filesOfRun(ctx context.Context, page *reportPage, logOffset int64) error {
 	f, err := os.Open(filepath.Join(st.dir, "logs", "validator.jsonl"))
 	if err != nil {
-		return nil, fmt.Errorf("read the validator's log: %w", err)
+		return fmt.Errorf("read the validator's log: %w", err)
 	}
 	defer f.Close()
 	if _, err := f.Seek(logOffset, io.SeekStart); err != nil {
-		return nil, err
+		return fmt.Errorf("read the validator's log: %w", err)
 	}
+	seen := map[string]bool{}
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 64<<10), 4<<20)
 	for sc.Scan() {
@@ -203,42 +178,64 @@ func (st *stack) filesOfRun(ctx context.Context, started time.Time, logOffset in
 		rf := reportFile{Key: l.Key, Version: l.Version, Status: l.Outcome, Table: l.Table, Rule: l.Rule}
 		switch l.Outcome {
 		case "accepted":
-			rf.Rows = l.Records - l.BadRecords
-			if n, ok := loaded[l.Key]; ok {
-				rf.Status, rf.Rows = "loaded", n
+			if len(page.Accepted) >= maxReportAccepted {
+				page.MoreFiles++
+				continue
 			}
+			rf.Rows = l.Records - l.BadRecords
+			page.Accepted = append(page.Accepted, rf)
 		case "rejected":
+			if len(page.Rejected) >= maxReportRejected {
+				page.MoreReject++
+				continue
+			}
 			st.attachRejection(ctx, &rf, l.QuarantineKey)
+			page.Rejected = append(page.Rejected, rf)
 		case "skipped":
 			rf.Problem = l.Error
+			page.Skipped = append(page.Skipped, rf)
 		}
-		files = append(files, rf)
 	}
 	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("read the validator's log: %w", err)
+		return fmt.Errorf("read the validator's log: %w", err)
 	}
-	undelivered, err := st.undelivered(ctx, started, seen)
-	if err != nil {
-		return nil, err
+	if err := st.markLoaded(ctx, page.Accepted); err != nil {
+		return err
 	}
-	return append(files, undelivered...), nil
+	page.Undeliv, err = st.undelivered(seen)
+	return err
 }
 
-// loadedSince maps each key FILE_LOADS records as loaded since t to its rows.
-func (st *stack) loadedSince(ctx context.Context, t time.Time) (map[string]int64, error) {
-	_, rows, err := st.emu.Query(ctx, fmt.Sprintf(
-		"SELECT S3_KEY, ROWS_LOADED FROM LOADER_DB.RAW.FILE_LOADS WHERE LOADED_AT >= '%s'::TIMESTAMP_TZ",
-		t.UTC().Add(-time.Second).Format(time.RFC3339)))
-	if err != nil {
-		return nil, fmt.Errorf("read FILE_LOADS for the report: %w", err)
+// markLoaded marks the accepted files whose rows FILE_LOADS holds at the version accepted.
+func (st *stack) markLoaded(ctx context.Context, files []reportFile) error {
+	if len(files) == 0 {
+		return nil
 	}
-	out := make(map[string]int64, len(rows))
+	quoted := make([]string, len(files))
+	for i, f := range files {
+		quoted[i] = "'" + strings.ReplaceAll(f.Key, "'", "''") + "'"
+	}
+	_, rows, err := st.emu.Query(ctx, "SELECT S3_KEY, S3_VERSION_ID, ROWS_LOADED FROM LOADER_DB.RAW.FILE_LOADS WHERE S3_KEY IN ("+strings.Join(quoted, ", ")+")")
+	if err != nil {
+		return fmt.Errorf("read FILE_LOADS for the report: %w", err)
+	}
+	type loaded struct {
+		version string
+		rows    int64
+	}
+	byKey := make(map[string]loaded, len(rows))
 	for _, r := range rows {
 		key, _ := r[0].(string)
-		n, _ := r[1].(int64)
-		out[key] = n
+		version, _ := r[1].(string)
+		n, _ := r[2].(int64)
+		byKey[key] = loaded{version, n}
 	}
-	return out, nil
+	for i := range files {
+		if l, ok := byKey[files[i].Key]; ok && l.version == files[i].Version {
+			files[i].Status, files[i].Rows = "loaded", l.rows
+		}
+	}
+	return nil
 }
 
 // attachRejection reads the rejection report the validator wrote beside the quarantined file.
@@ -271,29 +268,44 @@ func (st *stack) attachRejection(ctx context.Context, rf *reportFile, quarantine
 	rf.ReportLink = filepath.ToSlash(filepath.Join("s3", "buckets", bucketName, filepath.FromSlash(reportKey)))
 }
 
-// undelivered lists the objects written under incoming/ since the run started that the
-// validator never received.
-func (st *stack) undelivered(ctx context.Context, started time.Time, seen map[string]bool) ([]reportFile, error) {
+// undelivered lists the files this run uploaded from a folder (the samples, or --data) that
+// the validator never received: S3's notification filters did not announce them. It reads
+// the folder again rather than listing the bucket, which the local S3 does in time that grows
+// with the square of the object count. Generated files always have a suffix that is announced.
+func (st *stack) undelivered(seen map[string]bool) ([]reportFile, error) {
+	var dir, prefix string
+	switch {
+	case st.opt.Demo == "success" || st.opt.Redrive && st.opt.Demo == "":
+		return nil, nil // nothing was uploaded
+	case st.opt.DataDir != "" && st.opt.Demo == "":
+		dir, prefix = st.opt.DataDir, "incoming/data/"
+	default:
+		var err error
+		if dir, err = samplesDir(); err != nil {
+			return nil, err
+		}
+		prefix = "incoming/samples/"
+	}
 	var out []reportFile
-	p := s3.NewListObjectsV2Paginator(st.s3.Client(), &s3.ListObjectsV2Input{Bucket: aws.String(bucketName), Prefix: aws.String(incomingPrefix)})
-	since := started.Truncate(time.Second)
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("list incoming/ for the report: %w", err)
+	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return err
 		}
-		for _, o := range page.Contents {
-			key := aws.ToString(o.Key)
-			if seen[key] || aws.ToTime(o.LastModified).Before(since) {
-				continue
-			}
-			rf := reportFile{Key: key, Status: "not delivered", Problem: "S3 sent no notification for it"}
-			if _, ok := records.Suffix(key); !ok {
-				rf.Rule = "suffix"
-				rf.Problem = "its suffix is not one the bucket's notifications announce (.json, .ndjson, .jsonl, optionally .gz)"
-			}
-			out = append(out, rf)
+		rel, _ := filepath.Rel(dir, p)
+		key := prefix + filepath.ToSlash(rel)
+		if seen[key] {
+			return nil
 		}
+		rf := reportFile{Key: key, Status: "not delivered", Problem: "S3 sent no notification for it"}
+		if _, ok := records.Suffix(key); !ok {
+			rf.Rule = "suffix"
+			rf.Problem = "its suffix is not one the bucket's notifications announce (.json, .ndjson, .jsonl, optionally .gz)"
+		}
+		out = append(out, rf)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list the uploaded folder %s for the report: %w", dir, err)
 	}
 	return out, nil
 }

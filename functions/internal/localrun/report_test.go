@@ -290,3 +290,35 @@ func atoi(t *testing.T, s string) int64 {
 	require.NoError(t, err, fmt.Sprintf("%q is not a number", s))
 	return n
 }
+
+func TestReportListsUploadedFilesTheValidatorNeverSaw(t *testing.T) {
+	data := t.TempDir()
+	for _, name := range []string{"a.json", "b.csv", "sub/c.ndjson.gz"} {
+		require.NoError(t, os.MkdirAll(filepath.Dir(filepath.Join(data, name)), 0o755))
+		require.NoError(t, os.WriteFile(filepath.Join(data, name), []byte("{}"), 0o644))
+	}
+	seen := map[string]bool{"incoming/data/a.json": true}
+	cases := []struct {
+		name string
+		opt  Options
+		want map[string]string // key: rule
+	}{
+		{"--data", Options{DataDir: data}, map[string]string{"incoming/data/b.csv": "suffix", "incoming/data/sub/c.ndjson.gz": ""}},
+		{"--redrive uploads nothing", Options{DataDir: data, Redrive: true}, map[string]string{}},
+		{"--demo success uploads nothing", Options{Demo: "success"}, map[string]string{}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			st := &stack{opt: tc.opt}
+			files, err := st.undelivered(seen)
+			require.NoError(t, err)
+			got := map[string]string{}
+			for _, f := range files {
+				assert.Equal(t, "not delivered", f.Status)
+				assert.NotEmpty(t, f.Problem)
+				got[f.Key] = f.Rule
+			}
+			assert.Equal(t, tc.want, got)
+		})
+	}
+}

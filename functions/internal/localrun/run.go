@@ -137,7 +137,7 @@ func Run(ctx context.Context, opt Options) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
-	if s.Report, err = st.writeReport(ctx, s, started, logOffset); err != nil {
+	if s.Report, err = st.writeReport(ctx, s, logOffset); err != nil {
 		return nil, fmt.Errorf("the run finished, but its report could not be written: %w", err)
 	}
 	return s, nil
