@@ -50,7 +50,13 @@ Everything stays on this machine. State persists between runs; delete the folder
 
 Usage: go run ./functions/local [flags]
 
-`, opt.Dir)
+Every run writes a report to open in a browser: %s/report.html.
+
+Other commands (each has -h):
+  go run ./functions/local check PATH...       check files with the validator's gates, load nothing
+  go run ./functions/local query "SELECT ..." run SQL on the local warehouse between runs
+
+`, opt.Dir, opt.Dir)
 		flag.PrintDefaults()
 	}
 	flag.Parse()
