@@ -21,6 +21,7 @@ import (
 	"github.com/keyless-etl/s3-snowflake-loader/functions/internal/gate"
 	"github.com/keyless-etl/s3-snowflake-loader/functions/internal/records"
 	"github.com/keyless-etl/s3-snowflake-loader/functions/internal/s3event"
+	"github.com/keyless-etl/s3-snowflake-loader/functions/internal/sfemu"
 )
 
 // ReportFile is the name of the run report inside the state folder.
@@ -87,6 +88,8 @@ type reportPage struct {
 	Dead       []reportDeadLetter
 	Statements []statementCount
 	TotalStmts int64
+	// Sessions are the emulator's counts of the requests around statements.
+	Sessions sfemu.Stats
 }
 
 type statementCount struct {
@@ -115,6 +118,7 @@ func (st *stack) writeReport(ctx context.Context, s *Summary, logOffset int64) (
 	}
 	page.Executions = execs
 	page.Dead = st.deadLetters()
+	page.Sessions = st.emu.Stats()
 	for k, v := range s.Snowflake.Statements {
 		if v > 0 {
 			page.Statements = append(page.Statements, statementCount{k, v})

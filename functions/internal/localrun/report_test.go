@@ -49,6 +49,7 @@ type renderedReport struct {
 	Execs     [][]string
 	Dead      [][]string
 	Logins    string
+	Refused   string
 	Stmts     string
 	Chart     *struct {
 		Width, Height float64
@@ -76,6 +77,7 @@ const domProbe = `(() => {
     Execs: table('executions'),
     Dead: table('dead-letter'),
     Logins: (document.getElementById('sf-logins') || {}).textContent,
+    Refused: (document.getElementById('sf-failed-logins') || {}).textContent,
     Stmts: (document.getElementById('sf-statements') || {}).textContent,
     Legend: Object.fromEntries([...document.querySelectorAll('.legend [data-action]')].map(e => [e.dataset.action, e.dataset.color])),
     Resources: performance.getEntriesByType('resource').map(e => e.name),
@@ -188,6 +190,7 @@ func TestReportRendersInChromium(t *testing.T) {
 		}
 		assert.EqualValues(t, s.Executions.Retries, retries)
 		assert.Nil(t, r.Dead, "no dead-letter table when the queue is empty")
+		assert.Equal(t, "0", r.Refused)
 	})
 
 	t.Run("demo Part I: dead-lettered batch, nothing in DAILY_SUMMARY", func(t *testing.T) {
@@ -206,6 +209,7 @@ func TestReportRendersInChromium(t *testing.T) {
 		require.Len(t, r.Execs, 1)
 		assert.Equal(t, "FAILED", r.Execs[0][1])
 		assert.Equal(t, "Snowflake.Auth", r.Execs[0][2])
+		assert.NotEqual(t, "0", r.Refused, "the login Snowflake turned away")
 		for _, row := range r.Accepted {
 			assert.Equal(t, "accepted, not loaded", row[2])
 		}
