@@ -33,6 +33,7 @@ const (
 	maxReportAccepted   = 500
 	maxReportRejected   = 2000
 	maxReportExecutions = 1000
+	maxReportDeadLetter = 1000
 )
 
 //go:embed report.html.tmpl
@@ -41,13 +42,6 @@ var reportTemplateText string
 var reportTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
 	"seconds": func(d time.Duration) string { return fmt.Sprintf("%.2f s", d.Seconds()) },
 	"cell":    cell,
-	"isNum": func(v any) bool {
-		switch v.(type) {
-		case int64, float64, int:
-			return true
-		}
-		return false
-	},
 }).Parse(reportTemplateText))
 
 // reportFile is one file of the run as the report lists it.
@@ -75,7 +69,6 @@ type reportPage struct {
 	Dir        string
 	S          *Summary
 	Chart      template.HTML
-	ChartNote  string
 	Actions    []chartAction
 	Accepted   []reportFile
 	MoreFiles  int
@@ -86,6 +79,7 @@ type reportPage struct {
 	Executions []runRecord
 	MoreExecs  int
 	Dead       []reportDeadLetter
+	MoreDead   int
 	Statements []statementCount
 	TotalStmts int64
 	// Sessions are the emulator's counts of the requests around statements.
@@ -118,6 +112,10 @@ func (st *stack) writeReport(ctx context.Context, s *Summary, logOffset int64) (
 	}
 	page.Executions = execs
 	page.Dead = st.deadLetters()
+	if len(page.Dead) > maxReportDeadLetter {
+		page.MoreDead = len(page.Dead) - maxReportDeadLetter
+		page.Dead = page.Dead[:maxReportDeadLetter]
+	}
 	page.Sessions = st.emu.Stats()
 	for k, v := range s.Snowflake.Statements {
 		if v > 0 {
