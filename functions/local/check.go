@@ -48,6 +48,7 @@ func checkFlags(fs *flag.FlagSet, o *checkOptions) {
 	setting("max-bad-records", "MAX_BAD_RECORDS", "invalid records a file may hold and still be accepted (they are skipped)")
 	setting("routes", "ROUTES", "routes to tables, e.g. incoming/orders/=ORDERS")
 	setting("allowed-tables", "ALLOWED_TABLES", "comma-separated tables routes may name")
+	setting("lossy-numbers", "LOSSY_NUMBERS", "reject or warn: what to do with numbers Snowflake would store with fewer digits")
 	fs.StringVar(&o.prefix, "prefix", "incoming/", "S3 key prefix the files are checked under (routes match on it): a file a/b.json in a folder given is checked as PREFIXa/b.json")
 	fs.BoolVar(&o.asJSON, "json", false, "print one JSON document with every file's verdict and report")
 }

@@ -72,6 +72,16 @@ func TestCheckVerdicts(t *testing.T) {
 			want: []string{"REJECTED", "rule schema"},
 		},
 		{
+			name: "a number Snowflake would round is rejected by default", wantCode: checkRejected,
+			args: []string{filepath.Join(invalid, "rounded-number.ndjson")},
+			want: []string{"rule number_precision"},
+		},
+		{
+			name: "--lossy-numbers warn loads it", wantCode: checkAccepted,
+			args: []string{"--lossy-numbers", "warn", filepath.Join(invalid, "rounded-number.ndjson")},
+			want: []string{"ACCEPTED"},
+		},
+		{
 			name: "a schema of one's own", args: []string{"--schema", strict, filepath.Join(valid, "single-event.json")}, wantCode: checkRejected,
 			want: []string{"rule schema", "tenant"},
 		},
