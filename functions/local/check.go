@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/keyless-etl/s3-snowflake-loader/functions/internal/gate"
@@ -28,51 +29,38 @@ const (
 
 // checkOptions is check's command line.
 type checkOptions struct {
-	paths    []string
-	settings map[string]string // validator environment variables set by flags
+	paths []string
+	// settings gives the validator's settings once the flags are parsed: the environment
+	// variables the Lambda reads, with the flags over them (settings.go, shared with run).
+	settings func(getenv func(string) string, set map[string]bool) (map[string]string, error)
+	set      map[string]bool
 	prefix   string
 	asJSON   bool
 }
 
-// checkFlags declares check's flags on fs. Each setting flag stands for the environment
-// variable the validator Lambda reads, so a check here and the deployed validator judge a
-// file by the same settings.
-func checkFlags(fs *flag.FlagSet, o *checkOptions) {
-	setting := func(name, envName, usage string) {
-		fs.Func(name, usage+" (the validator's "+envName+"; default: $"+envName+" or the Lambda's default)", func(v string) error {
-			o.settings[envName] = v
-			return nil
-		})
-	}
-	setting("schema", "SCHEMA_URI", "JSON Schema file every record must pass")
-	setting("max-bad-records", "MAX_BAD_RECORDS", "invalid records a file may hold and still be accepted (they are skipped)")
-	setting("routes", "ROUTES", "routes to tables, e.g. incoming/orders/=ORDERS")
-	setting("allowed-tables", "ALLOWED_TABLES", "comma-separated tables routes may name")
-	setting("lossy-numbers", "LOSSY_NUMBERS", "reject or warn: what to do with numbers Snowflake would store with fewer digits")
-	fs.StringVar(&o.prefix, "prefix", "incoming/", "S3 key prefix the files are checked under (routes match on it): a file a/b.json in a folder given is checked as PREFIXa/b.json")
-	fs.BoolVar(&o.asJSON, "json", false, "print one JSON document with every file's verdict and report")
-}
-
 // parseCheckArgs reads flags and paths in any order, as a person types them.
 func parseCheckArgs(args []string, stderr io.Writer) (checkOptions, error) {
-	o := checkOptions{settings: map[string]string{}}
+	o := checkOptions{set: map[string]bool{}}
 	fs := flag.NewFlagSet("check", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	checkFlags(fs, &o)
+	o.settings = addValidatorFlags(fs)
+	fs.StringVar(&o.prefix, "prefix", "incoming/", "S3 key prefix the files are checked under (routes match on it): a file a/b.json in a folder given is checked as PREFIXa/b.json")
+	fs.BoolVar(&o.asJSON, "json", false, "print one JSON document with every file's verdict and report")
 	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), `Checks files with the validator's gates, without loading anything.
+		fmt.Fprintf(fs.Output(), `Checks files with the validator's gates, without loading anything.
 
 Each file (or every file under each folder) goes through the same gates, schema and settings
 as in the validator Lambda: suffix, size, gzip, UTF-8, JSON, the record schema, duplicate keys,
 routing. Nothing is uploaded and no pipeline starts, as with COPY's VALIDATION_MODE. The
-settings come from the flags, else from the validator's environment variables.
+settings come from the flags, else from the environment variables the validator Lambda reads:
+%s.
 
 Usage: go run ./functions/local check [flags] PATH...
 
 Exit status: 0 when every file is accepted, 1 when any file is rejected, 2 when the command
 line or a setting is wrong.
 
-`)
+`, strings.Join(validatorVariables, ", "))
 		fs.PrintDefaults()
 	}
 	for {
@@ -85,6 +73,7 @@ line or a setting is wrong.
 		o.paths = append(o.paths, fs.Arg(0))
 		args = fs.Args()[1:]
 	}
+	fs.Visit(func(f *flag.Flag) { o.set[f.Name] = true })
 	if len(o.paths) == 0 {
 		fs.Usage()
 		return o, errors.New("check needs at least one file or folder")
@@ -118,7 +107,12 @@ func check(ctx context.Context, args []string, getenv func(string) string, stdou
 		fmt.Fprintln(stderr, "check:", err)
 		return checkMisused
 	}
-	settings, err := validator.LoadSettings(checkEnv(o.settings, getenv))
+	env, err := o.settings(getenv, o.set)
+	if err != nil {
+		fmt.Fprintln(stderr, "check:", err)
+		return checkMisused
+	}
+	settings, err := validator.LoadSettings(checkEnv(env))
 	if err != nil {
 		fmt.Fprintln(stderr, "check:", err)
 		return checkMisused
@@ -167,19 +161,14 @@ func check(ctx context.Context, args []string, getenv func(string) string, stdou
 	return checkAccepted
 }
 
-// checkEnv is the validator's environment for a check: the flags' settings over the
-// process environment. The state machine ARN the validator requires is never used here,
-// because check starts no execution, so a stand-in fills it when it is unset.
-func checkEnv(flags map[string]string, getenv func(string) string) func(string) string {
+// checkEnv is the validator's environment for a check: its settings, and a stand-in for the
+// state machine ARN the validator requires but check never uses, since it starts nothing.
+func checkEnv(settings map[string]string) func(string) string {
 	return func(name string) string {
-		if v, ok := flags[name]; ok {
-			return v
-		}
-		v := getenv(name)
-		if name == "STATE_MACHINE_ARN" && v == "" {
+		if name == "STATE_MACHINE_ARN" {
 			return "arn:aws:states:us-east-1:000000000000:stateMachine:check-only"
 		}
-		return v
+		return settings[name]
 	}
 }
 

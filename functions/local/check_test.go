@@ -29,8 +29,6 @@ func countFiles(t *testing.T, dir string) int {
 	return len(entries)
 }
 
-func noEnv(string) string { return "" }
-
 func TestCheckVerdicts(t *testing.T) {
 	strict := filepath.Join(t.TempDir(), "strict.schema.json")
 	// A schema that wants a field none of the samples has: every valid sample fails it.
@@ -150,7 +148,7 @@ func TestCheckRefusesWhatItCannotRun(t *testing.T) {
 	}{
 		{"no path", nil, "at least one file or folder"},
 		{"a path that does not exist", []string{"no/such/folder"}, "no/such/folder: no such file or folder"},
-		{"a bad setting", []string{"--max-bad-records", "some", samples(t, "valid")}, "MAX_BAD_RECORDS must be a whole number"},
+		{"a bad setting", []string{"--max-bad-records", "some", samples(t, "valid")}, "--max-bad-records \"some\" must be a whole number"},
 		{"a schema file that is not there", []string{"--schema", "missing.schema.json", samples(t, "valid")}, "missing.schema.json"},
 		{"a schema in S3", []string{"--schema", "s3://bucket/events.schema.json", samples(t, "valid")}, "give a copy of the schema as a local file"},
 		{"an unknown flag", []string{"--strictly", samples(t, "valid")}, "flag provided but not defined: -strictly"},

@@ -70,6 +70,21 @@ func TestQueryReadsTheWarehouseBetweenRuns(t *testing.T) {
 		assert.JSONEq(t, `[{"N": 7}]`, out)
 	})
 
+	t.Run("a query and a run exclude each other", func(t *testing.T) {
+		wh, err := localrun.OpenWarehouse(context.Background(), dir)
+		require.NoError(t, err)
+		code, out, errOut := runQueryCmd(t, "--dir", dir, "SELECT 1 AS X")
+		assert.Equal(t, 1, code)
+		assert.Empty(t, out)
+		assert.Contains(t, errOut, "is using the state folder "+dir)
+		opt := localrun.DefaultOptions()
+		opt.Dir, opt.Files, opt.Records = dir, 1, 1
+		_, err = localrun.Run(context.Background(), opt)
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "a query, is using the state folder "+dir)
+		require.NoError(t, wh.Close())
+	})
+
 	t.Run("the next run opens the same warehouse", func(t *testing.T) {
 		again := smallRun(t, dir)
 		assert.Equal(t, s.Snowflake.RawRows, again.Snowflake.RawRows, "the same data again leaves the same rows")

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/gofrs/flock"
+
 	"github.com/keyless-etl/s3-snowflake-loader/functions/internal/sfemu"
 	"github.com/keyless-etl/s3-snowflake-loader/functions/internal/snowflake"
 )
@@ -42,8 +44,9 @@ GRANT ROLE ` + developerSFRole + ` TO USER ` + developerUser + `;`
 // It serves the DuckDB file through the emulator, and statements go through the driver, so a
 // query here behaves as the loader's statements do.
 type Warehouse struct {
-	emu *sfemu.Server
-	db  *sql.DB
+	emu  *sfemu.Server
+	db   *sql.DB
+	lock *flock.Flock
 }
 
 // ErrNoWarehouse means the state folder has no local warehouse yet.
@@ -59,15 +62,28 @@ func OpenWarehouse(ctx context.Context, dir string) (*Warehouse, error) {
 		AccessKeyID: developerKeyID, SecretAccessKey: developerSecret,
 		ARN: "arn:aws:sts::" + account + ":assumed-role/" + developerRole + "/local-query",
 	}
+	// The run's lock: a query waits for no run, and a run started meanwhile is told why it
+	// cannot start, instead of meeting a DuckDB file that another process holds.
+	lock := flock.New(filepath.Join(dir, "run.lock"))
+	locked, err := lock.TryLock()
+	if err != nil {
+		return nil, fmt.Errorf("cannot lock the state folder %s (%v); check its permissions", dir, err)
+	}
+	if !locked {
+		return nil, fmt.Errorf("a local run (or another query) is using the state folder %s; query it when that has finished", dir)
+	}
 	emu, err := sfemu.Start(ctx, sfemu.Config{Path: path, Account: snowflakeAccount, Identities: []sfemu.Identity{id}, MemoryLimit: "256MB"})
 	if err != nil {
-		if strings.Contains(err.Error(), "lock") {
-			return nil, fmt.Errorf("%s is in use by another run or query of the local stack: wait for it to end and try again", path)
+		_ = lock.Unlock()
+		msg := err.Error()
+		if strings.Contains(msg, "Could not set lock") || strings.Contains(msg, "Conflicting lock") {
+			return nil, fmt.Errorf("the Snowflake database %s is in use by another program; close it (or wait for it) and query again", path)
 		}
-		return nil, fmt.Errorf("open the local warehouse %s: %w", path, err)
+		return nil, fmt.Errorf("the Snowflake database %s cannot be opened: it is damaged, or not a database this version can read; a run tells more", path)
 	}
 	if err := emu.ExecScript(ctx, developerSQL, nil); err != nil {
 		_ = emu.Close()
+		_ = lock.Unlock()
 		return nil, fmt.Errorf("create the local user %s: %w", developerUser, err)
 	}
 	// The driver signs its Workload Identity attestation with the standard AWS variables, as
@@ -81,15 +97,16 @@ func OpenWarehouse(ctx context.Context, dir string) (*Warehouse, error) {
 	db, err := snowflake.OpenInteractive(cfg)
 	if err != nil {
 		_ = emu.Close()
+		_ = lock.Unlock()
 		return nil, err
 	}
-	return &Warehouse{emu: emu, db: db}, nil
+	return &Warehouse{emu: emu, db: db, lock: lock}, nil
 }
 
 // Close logs out and closes the DuckDB file, so the next run can open it.
 func (w *Warehouse) Close() error {
-	err := w.db.Close()
-	return errors.Join(err, w.emu.Close())
+	err := errors.Join(w.db.Close(), w.emu.Close())
+	return errors.Join(err, w.lock.Unlock())
 }
 
 // QueryResult is what one statement returned. Values are as the driver gives them: strings for

@@ -1,25 +1,15 @@
 package localrun
 
 import (
-	"bufio"
 	"bytes"
-	"context"
 	_ "embed"
-	"encoding/json"
 	"fmt"
 	"html/template"
-	"io"
 	"os"
 	"path/filepath"
 	"sort"
-	"strings"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
-
-	"github.com/keyless-etl/s3-snowflake-loader/functions/internal/gate"
-	"github.com/keyless-etl/s3-snowflake-loader/functions/internal/records"
 	"github.com/keyless-etl/s3-snowflake-loader/functions/internal/s3event"
 	"github.com/keyless-etl/s3-snowflake-loader/functions/internal/sfemu"
 )
@@ -42,14 +32,25 @@ var reportTemplateText string
 var reportTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
 	"seconds": func(d time.Duration) string { return fmt.Sprintf("%.2f s", d.Seconds()) },
 	"cell":    cell,
+	// statusClass colours a file's status: loaded or unchanged is fine, a failed load is bad,
+	// anything else (queued for the next run) is a warning.
+	"statusClass": func(status string) string {
+		switch status {
+		case StatusLoaded, StatusReplaced, StatusReloaded, StatusSkippedOlder, StatusUnchanged:
+			return "ok"
+		case StatusFailed:
+			return "bad"
+		}
+		return "warn"
+	},
 }).Parse(reportTemplateText))
 
 // reportFile is one file of the run as the report lists it.
 type reportFile struct {
 	Key, Version string
-	Status       string // loaded, accepted, rejected, skipped or not delivered
+	Status       string // one of the Status constants
+	Phrase       string // the status in words
 	Rows         int64
-	Table        string
 	Rule         string
 	Problem      string
 	// ReportLink is the rejection report's path relative to the report page; ReportJSON is
@@ -92,18 +93,13 @@ type statementCount struct {
 }
 
 // writeReport writes the run report to the state folder and returns its path.
-func (st *stack) writeReport(ctx context.Context, s *Summary, logOffset int64) (string, error) {
+func (st *stack) writeReport(s *Summary) (string, error) {
 	page := reportPage{Generated: time.Now().UTC(), Dir: st.dir, S: s}
 	var err error
 	if page.Chart, page.Actions, err = dailyChart(s.DailySummary.Columns, s.DailySummary.Rows); err != nil {
 		return "", fmt.Errorf("draw the DAILY_SUMMARY chart: %w", err)
 	}
-	if err := st.filesOfRun(ctx, &page, logOffset); err != nil {
-		return "", err
-	}
-	for _, list := range [][]reportFile{page.Accepted, page.Rejected, page.Skipped, page.Undeliv} {
-		sort.Slice(list, func(i, j int) bool { return list[i].Key < list[j].Key })
-	}
+	st.filesOfRun(&page)
 	execs := st.executions()
 	sort.SliceStable(execs, func(i, j int) bool { return execs[i].Started.Before(execs[j].Started) })
 	if len(execs) > maxReportExecutions {
@@ -141,175 +137,49 @@ func (st *stack) writeReport(ctx context.Context, s *Summary, logOffset int64) (
 	return path, nil
 }
 
-// validatorLine is the part of a validator log line the report reads.
-type validatorLine struct {
-	Time          time.Time `json:"time"`
-	Key           string    `json:"s3_key"`
-	Version       string    `json:"version_id"`
-	Outcome       string    `json:"outcome"`
-	Rule          string    `json:"rule"`
-	Table         string    `json:"table"`
-	Records       int64     `json:"records"`
-	BadRecords    int64     `json:"bad_records"`
-	QuarantineKey string    `json:"quarantine_key"`
-	Error         string    `json:"error"`
-}
-
-// filesOfRun fills the page's file lists from what the validator logged during this run, as
-// an operator reads a function's logs, and from FILE_LOADS for whether an accepted file's
-// batch loaded. Long lists are cut while the log is read, so memory stays small however many
-// files the run had.
-func (st *stack) filesOfRun(ctx context.Context, page *reportPage, logOffset int64) error {
-	f, err := os.Open(filepath.Join(st.dir, "logs", "validator.jsonl"))
-	if err != nil {
-		return fmt.Errorf("read the validator's log: %w", err)
-	}
-	defer f.Close()
-	if _, err := f.Seek(logOffset, io.SeekStart); err != nil {
-		return fmt.Errorf("read the validator's log: %w", err)
-	}
-	seen := map[string]bool{}
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64<<10), 4<<20)
-	for sc.Scan() {
-		var l validatorLine
-		if json.Unmarshal(sc.Bytes(), &l) != nil || l.Outcome == "" || l.Key == "" {
-			continue
-		}
-		seen[l.Key] = true
-		rf := reportFile{Key: l.Key, Version: l.Version, Status: l.Outcome, Table: l.Table, Rule: l.Rule}
-		switch l.Outcome {
-		case "accepted":
-			if len(page.Accepted) >= maxReportAccepted {
-				page.MoreFiles++
-				continue
-			}
-			rf.Rows = l.Records - l.BadRecords
-			page.Accepted = append(page.Accepted, rf)
-		case "rejected":
+// filesOfRun fills the page's file lists from the run's per-file results. Long lists are cut,
+// and only the reports of listed rejected files are read.
+func (st *stack) filesOfRun(page *reportPage) {
+	for _, f := range page.S.PerFile {
+		rf := reportFile{Key: f.Key, Version: f.VersionID, Status: f.Status, Phrase: Phrase(f.Status), Rows: f.Rows, Rule: f.Rule, Problem: f.Problem}
+		switch f.Status {
+		case StatusRejected:
 			if len(page.Rejected) >= maxReportRejected {
 				page.MoreReject++
 				continue
 			}
-			st.attachRejection(ctx, &rf, l.QuarantineKey)
+			st.attachRejection(&rf, f.ReportPath)
 			page.Rejected = append(page.Rejected, rf)
-		case "skipped":
-			rf.Problem = l.Error
+		case StatusNotDelivered:
+			rf.Problem = "its suffix is not one the bucket's notifications announce (.json, .ndjson, .jsonl, optionally .gz)"
+			page.Undeliv = append(page.Undeliv, rf)
+		case StatusSkipped:
+			rf.Problem = "overwritten or deleted before it was read; a newer notification loads a newer upload"
 			page.Skipped = append(page.Skipped, rf)
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return fmt.Errorf("read the validator's log: %w", err)
-	}
-	if err := st.markLoaded(ctx, page.Accepted); err != nil {
-		return err
-	}
-	page.Undeliv, err = st.undelivered(seen)
-	return err
-}
-
-// markLoaded marks the accepted files whose rows FILE_LOADS holds at the version accepted.
-func (st *stack) markLoaded(ctx context.Context, files []reportFile) error {
-	if len(files) == 0 {
-		return nil
-	}
-	quoted := make([]string, len(files))
-	for i, f := range files {
-		quoted[i] = "'" + strings.ReplaceAll(f.Key, "'", "''") + "'"
-	}
-	_, rows, err := st.emu.Query(ctx, "SELECT S3_KEY, S3_VERSION_ID, ROWS_LOADED FROM LOADER_DB.RAW.FILE_LOADS WHERE S3_KEY IN ("+strings.Join(quoted, ", ")+")")
-	if err != nil {
-		return fmt.Errorf("read FILE_LOADS for the report: %w", err)
-	}
-	type loaded struct {
-		version string
-		rows    int64
-	}
-	byKey := make(map[string]loaded, len(rows))
-	for _, r := range rows {
-		key, _ := r[0].(string)
-		version, _ := r[1].(string)
-		n, _ := r[2].(int64)
-		byKey[key] = loaded{version, n}
-	}
-	for i := range files {
-		if l, ok := byKey[files[i].Key]; ok && l.version == files[i].Version {
-			files[i].Status, files[i].Rows = "loaded", l.rows
-		}
-	}
-	return nil
-}
-
-// attachRejection reads the rejection report the validator wrote beside the quarantined file.
-func (st *stack) attachRejection(ctx context.Context, rf *reportFile, quarantineKey string) {
-	if quarantineKey == "" {
-		return
-	}
-	reportKey := quarantineKey + ".report.json"
-	out, err := st.s3.Client().GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucketName), Key: aws.String(reportKey)})
-	if err != nil {
-		rf.Problem = "the report " + reportKey + " could not be read: " + err.Error()
-		return
-	}
-	defer out.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(out.Body, 1<<20))
-	if err != nil {
-		return
-	}
-	var rep gate.Report
-	if json.Unmarshal(raw, &rep) == nil {
-		rf.Problem = rep.Message
-		if len(rep.Errors) > 0 {
-			rf.Problem = rep.Errors[0].Message
-			if e := rep.Errors[0]; e.Line > 0 {
-				rf.Problem = fmt.Sprintf("line %d, record %d: %s", e.Line, e.Record, e.Message)
+		default:
+			if len(page.Accepted) >= maxReportAccepted {
+				page.MoreFiles++
+				continue
 			}
+			page.Accepted = append(page.Accepted, rf)
 		}
+	}
+}
+
+// attachRejection links the rejection report the validator wrote beside the quarantined
+// file, and copies its text into the page.
+func (st *stack) attachRejection(rf *reportFile, path string) {
+	if path == "" {
+		return
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return
 	}
 	rf.ReportJSON = string(raw)
-	rf.ReportLink = filepath.ToSlash(filepath.Join("s3", "buckets", bucketName, filepath.FromSlash(reportKey)))
-}
-
-// undelivered lists the files this run uploaded from a folder (the samples, or --data) that
-// the validator never received: S3's notification filters did not announce them. It reads
-// the folder again rather than listing the bucket, which the local S3 does in time that grows
-// with the square of the object count. Generated files always have a suffix that is announced.
-func (st *stack) undelivered(seen map[string]bool) ([]reportFile, error) {
-	var dir, prefix string
-	switch {
-	case st.opt.Demo == "success" || st.opt.Redrive && st.opt.Demo == "":
-		return nil, nil // nothing was uploaded
-	case st.opt.DataDir != "" && st.opt.Demo == "":
-		dir, prefix = st.opt.DataDir, "incoming/data/"
-	default:
-		var err error
-		if dir, err = samplesDir(); err != nil {
-			return nil, err
-		}
-		prefix = "incoming/samples/"
+	if rel, err := filepath.Rel(st.dir, path); err == nil {
+		rf.ReportLink = filepath.ToSlash(rel)
 	}
-	var out []reportFile
-	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
-		if err != nil || !d.Type().IsRegular() {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, p)
-		key := prefix + filepath.ToSlash(rel)
-		if seen[key] {
-			return nil
-		}
-		rf := reportFile{Key: key, Status: "not delivered", Problem: "S3 sent no notification for it"}
-		if _, ok := records.Suffix(key); !ok {
-			rf.Rule = "suffix"
-			rf.Problem = "its suffix is not one the bucket's notifications announce (.json, .ndjson, .jsonl, optionally .gz)"
-		}
-		out = append(out, rf)
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("list the uploaded folder %s for the report: %w", dir, err)
-	}
-	return out, nil
 }
 
 // deadLetters lists the dead-letter queue with the files of each message.
