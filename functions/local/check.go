@@ -245,6 +245,9 @@ func writeVerdict(w io.Writer, f checkedFile) {
 		}
 	} else {
 		fmt.Fprintf(w, "REJECTED  %s  rule %s\n", f.Path, r.Rule)
+		if r.Rule == gate.RuleSuffix {
+			fmt.Fprintf(w, "          S3 sends no notification for this name, so the pipeline would never see it: rename it\n")
+		}
 	}
 	fmt.Fprintf(w, "          %s\n", r.Message)
 	if r.TotalErrors <= 1 {
