@@ -220,10 +220,18 @@ func (st *stack) notify(obj s3event.Object) {
 }
 
 func (st *stack) startSnowflake(ctx context.Context) error {
-	var err error
+	// The emulator's stage is an S3 location over TLS, as Snowflake's internal stages are,
+	// so the loader's PUT runs the driver's S3 upload; Go's TLS trusts its certificate
+	// through SSL_CERT_FILE, read once, before the first TLS connection of the process.
+	cert, err := sfemu.StageCertFile()
+	if err != nil {
+		return fmt.Errorf("start the Snowflake emulator: %w", err)
+	}
+	_ = os.Setenv("SSL_CERT_FILE", cert)
 	st.emu, err = sfemu.Start(ctx, sfemu.Config{
-		Path:    filepath.Join(st.dir, "snowflake.duckdb"),
-		Account: snowflakeAccount,
+		StageLocation: "S3",
+		Path:          filepath.Join(st.dir, "snowflake.duckdb"),
+		Account:       snowflakeAccount,
 		Identities: []sfemu.Identity{{
 			AccessKeyID: accessKeyID, SecretAccessKey: secretAccessKey,
 			ARN: "arn:aws:sts::" + account + ":assumed-role/" + loaderRoleName + "/s3-snowflake-loader-loader",
