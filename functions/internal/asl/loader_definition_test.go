@@ -90,7 +90,7 @@ func TestLoaderDefinition(t *testing.T) {
 		wantDLQRuns   int    // runs of SendToDLQ, when they differ from the SQS attempts
 		wantDelays    []time.Duration
 		wantSlept     []time.Duration // retry delays and Wait states, when they differ from wantDelays
-		wantDLQError  string // ErrorName attribute of the dead-letter message; empty: none sent
+		wantDLQError  string          // ErrorName attribute of the dead-letter message; empty: none sent
 		wantDLQCause  string
 	}{
 		{
@@ -160,8 +160,8 @@ func TestLoaderDefinition(t *testing.T) {
 			wantStatus: asl.StatusSucceeded, wantLoads: 3, wantDelays: seconds(15, 30),
 		},
 		{
-			name: "a loader that keeps dying is retried twice, then dead-lettered",
-			script: []outcome{{err: loaderErr("Lambda.Unknown")}},
+			name:       "a loader that keeps dying is retried twice, then dead-lettered",
+			script:     []outcome{{err: loaderErr("Lambda.Unknown")}},
 			wantStatus: asl.StatusFailed, wantError: "Lambda.Unknown", wantLoads: 3, wantSends: 1,
 			wantDelays: seconds(15, 30), wantDLQError: "Lambda.Unknown",
 		},
