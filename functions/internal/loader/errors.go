@@ -55,6 +55,19 @@ var advice = map[string]string{
 	snowflake.NameTransient: "Snowflake was unavailable or busy; the state machine retries the batch.",
 	snowflake.NameAuth:      "Snowflake refused the Lambda's identity; run the statements in the loader's log line (create_user, grant_role), then redrive the message.",
 	snowflake.NameSQL:       "a Snowflake statement failed; check that sql/setup.sql ran and the loader's role has its grants, then redrive the message.",
+	snowflake.NameQuotaExceeded: "a resource monitor has suspended the warehouse because its credit quota is used up, and retrying cannot resume it; " +
+		"raise the monitor's quota (ALTER RESOURCE MONITOR <name> SET CREDIT_QUOTA = <credits>), take the warehouse off the monitor, or wait for the monitor's next period, then redrive the message.",
+	snowflake.NameBadRequest: "Snowflake refused the request as malformed (the HTTP status and URL are above), and sending it again sends the same bytes; " +
+		"check that nothing between the Lambda and Snowflake rewrites requests, then redrive the message.",
+	snowflake.NameForbidden: "Snowflake, or a proxy or firewall in front of it, refused the Lambda's traffic (HTTP 403); " +
+		"check the account's network policy (it must allow the Lambda's egress IP or VPC endpoint) and SNOWFLAKE_HOST (a PrivateLink host when public access is off), then redrive the message.",
+	snowflake.NameRequestTooLarge: "a request was larger than Snowflake accepts (HTTP 413); lower the validator's BATCH_MAX_BYTES, then redrive the message: the validator batches its files again.",
+}
+
+// Names lists every error name the loader returns; the README's error table and the state
+// machine's Retry and Catch lists are checked against it.
+func Names() []string {
+	return append([]string{NameS3Transient, NameS3NotFound, NameDataInvalid}, snowflake.Names...)
 }
 
 // nameOf returns the documented name of err.
