@@ -49,10 +49,10 @@ func (e *FileError) object() string {
 
 // advice tells the person reading the dead-letter queue or the logs what to do about each name.
 var advice = map[string]string{
-	NameS3Transient:         "S3 did not answer; the state machine retries the batch.",
+	NameS3Transient:         "S3 did not answer; the state machine retries the batch, and one that reaches the dead-letter queue this way loads when redriven once S3 answers.",
 	NameS3NotFound:          "the loader's role may not read the object, or the bucket does not exist; grant s3:GetObject, s3:GetObjectVersion and s3:ListBucket (or fix the bucket name) and redrive the message. Every file of the batch is in the message: dropping it drops them all.",
 	NameDataInvalid:         "the file or the execution input is not what the validator produced, or the batch is larger than the loader may hold; the message names every file of the batch, so once the cause is fixed (the file, or the validator's BATCH_MAX_BYTES) redrive it rather than drop it: the validator checks and batches its files again.",
-	snowflake.NameTransient: "Snowflake was unavailable or busy; the state machine retries the batch.",
+	snowflake.NameTransient: "Snowflake was unavailable or busy; the state machine retries the batch for more than 5 minutes, and one that reaches the dead-letter queue this way loads when redriven once Snowflake answers.",
 	snowflake.NameAuth:      "Snowflake refused the Lambda's identity; run the statements in the loader's log line (create_user, grant_role), then redrive the message.",
 	snowflake.NameSQL:       "a Snowflake statement failed; check that sql/setup.sql ran and the loader's role has its grants, then redrive the message.",
 	snowflake.NameQuotaExceeded: "a resource monitor has suspended the warehouse because its credit quota is used up, and retrying cannot resume it; " +
