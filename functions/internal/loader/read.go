@@ -142,8 +142,9 @@ func (e *supersededError) Unwrap() error { return e.err }
 //     "If-Match"). The overwrite sent a notification of its own, which loads the new version.
 //   - 404 NoSuchKey or NoSuchVersion: the object, or the validated version of it, was deleted.
 //     There is nothing left to load. S3 answers 404 rather than 403 only to a caller that may
-//     list the bucket, which is why the loader's role holds s3:ListBucket; a 403 stays an error,
-//     since it also means a missing permission, which skipping would hide.
+//     list the bucket (API_GetObject.html, "Permissions"), which is why the loader's role holds
+//     s3:ListBucket; a 403 stays an error, since it also means a missing permission, which
+//     skipping would hide.
 //
 // NoSuchBucket is not a vanished file but a wrong bucket, so it fails the batch.
 func supersededReason(f batch.File, err error) string {

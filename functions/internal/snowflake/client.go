@@ -165,7 +165,6 @@ type countingConnector struct {
 }
 
 func (cc countingConnector) Connect(ctx context.Context) (driver.Conn, error) {
-	c := cc.client
 	var conn driver.Conn
 	err := obs.Trace(ctx, "snowflake login", func(ctx context.Context) error {
 		var err error
@@ -175,6 +174,7 @@ func (cc countingConnector) Connect(ctx context.Context) (driver.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
+	c := cc.client
 	n := c.logins.Add(1)
 	c.log.InfoContext(ctx, "snowflake login",
 		"account", c.cfg.Account, "user", c.cfg.User, "role", c.cfg.Role, "logins", n)
