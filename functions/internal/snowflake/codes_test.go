@@ -4,7 +4,14 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -120,6 +127,46 @@ func TestSilentEndpointLoginIsBounded(t *testing.T) {
 	assert.Contains(t, err.Error(), "127.0.0.1")
 	assert.Equal(t, int64(0), c.Logins())
 	assert.GreaterOrEqual(t, accepted.Load(), int64(1), "the login reached the endpoint")
+}
+
+// TestSilentEndpointAfterLoginIsTransient logs in through a proxy that then stops answering
+// statements, as a network path that dies under an open session does: each attempt is cut
+// by the request timeout, and the failure is Transient for the state machine to retry.
+func TestSilentEndpointAfterLoginIsTransient(t *testing.T) {
+	s := emulator(t)
+	target, err := url.Parse(fmt.Sprintf("http://%s:%d", s.Host(), s.Port()))
+	require.NoError(t, err)
+	var silent atomic.Bool
+	release := make(chan struct{})
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if silent.Load() && strings.HasPrefix(r.URL.Path, "/queries/") {
+			select { // hold the request without an answer until the client gives up
+			case <-r.Context().Done():
+			case <-release:
+			}
+			return
+		}
+		httputil.NewSingleHostReverseProxy(target).ServeHTTP(w, r)
+	}))
+	t.Cleanup(func() { close(release); proxy.Close() })
+	port, err := strconv.Atoi(strings.TrimPrefix(proxy.URL, "http://127.0.0.1:"))
+	require.NoError(t, err)
+
+	cfg := emuConfig(s)
+	cfg.Host, cfg.Port = "127.0.0.1", port
+	cfg.RequestTimeout, cfg.MaxRetries = time.Second, 1
+	c, err := New(cfg, nil)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = c.Close() })
+	require.NoError(t, c.Ping(context.Background()))
+
+	silent.Store(true)
+	err = c.Ping(context.Background())
+	require.Error(t, err)
+	assert.Equal(t, NameTransient, Classify(err), "%v", err)
+	var netErr net.Error
+	require.ErrorAs(t, err, &netErr)
+	assert.True(t, netErr.Timeout(), "the request was cut by its timeout: %v", err)
 }
 
 // TestLoginTimeoutLeavesTheSessionUsable checks that the login deadline ends with the login:
