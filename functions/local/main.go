@@ -26,6 +26,10 @@ func main() {
 		switch args[0] {
 		case "run":
 			os.Exit(runPipeline(ctx, args[1:]))
+		case "check":
+			os.Exit(runCheck(ctx, args[1:]))
+		case "query":
+			os.Exit(runQuery(ctx, args[1:]))
 		}
 	}
 	os.Exit(runPipeline(ctx, args))
