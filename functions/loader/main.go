@@ -57,7 +57,7 @@ func main() {
 		logger.Error("loader cannot start", "error", err.Error())
 		os.Exit(1)
 	}
-	lambda.Start(h.Handle)
+	lambda.Start(h)
 }
 
 // loadConfig reads the loader's settings from the environment: SNOWFLAKE_ACCOUNT, and

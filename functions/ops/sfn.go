@@ -26,8 +26,9 @@ how many files the batch held, the state it failed in, and the error name and ca
 
 Error names are the loader's documented ones: Snowflake.Transient and S3.Transient were
 retried and still failed; Snowflake.Auth usually means the WIF user does not trust the
-Lambda role yet (task snow:lambda-wid); Data.Invalid, S3.Changed and S3.NotFound concern the
-file itself. A batch that failed in LoadFailed went through the dead-letter path: its files
+Lambda role yet (task snow:lambda-wid); Data.Invalid and S3.NotFound concern a file or the
+loader's access to it (a file overwritten or deleted after validation does not fail its
+batch: it is skipped as superseded). A batch that failed in LoadFailed went through the dead-letter path: its files
 are in the dead-letter queue, to be redriven with dlq-redrive once the cause is fixed. One
 that failed in DeadLetterFailed (DeadLetter.SendFailed) is NOT in the queue; its cause
 says what to do. -status TIMED_OUT,ABORTED lists executions that never reached either.`

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -88,7 +89,8 @@ func TestLoaderDefinition(t *testing.T) {
 		wantSends     int    // SQS attempts
 		wantDLQRuns   int    // runs of SendToDLQ, when they differ from the SQS attempts
 		wantDelays    []time.Duration
-		wantDLQError  string // ErrorName attribute of the dead-letter message; empty: none sent
+		wantSlept     []time.Duration // retry delays and Wait states, when they differ from wantDelays
+		wantDLQError  string          // ErrorName attribute of the dead-letter message; empty: none sent
 		wantDLQCause  string
 	}{
 		{
@@ -118,12 +120,50 @@ func TestLoaderDefinition(t *testing.T) {
 			wantStatus: asl.StatusSucceeded, wantLoads: 4, wantDelays: seconds(1, 2.5, 2),
 		},
 		{
-			name:       "Snowflake.Transient outlasts its retries and goes to the dead-letter queue",
+			name:       "Snowflake.Transient outlasts its retries, waits out the abort window, and goes to the dead-letter queue",
 			script:     []outcome{{err: loaderErr("Snowflake.Transient")}},
 			wantStatus: asl.StatusFailed, wantError: "Snowflake.Transient", wantCause: causeOf("Snowflake.Transient"),
-			// Six retries: 5, 10, 20, 40, 80 and 160 capped at 120 seconds, halved.
-			wantLoads: 7, wantSends: 1, wantDelays: seconds(2.5, 5, 10, 20, 40, 60),
+			// Two rounds of six retries: 5, 10, 20, 40, 80 and 160 capped at 120 seconds,
+			// halved; between them the 330-second wait, which has no jitter.
+			wantLoads: 14, wantSends: 1, wantDelays: seconds(2.5, 5, 10, 20, 40, 60, 2.5, 5, 10, 20, 40, 60),
+			wantSlept:    seconds(2.5, 5, 10, 20, 40, 60, 330, 2.5, 5, 10, 20, 40, 60),
 			wantDLQError: "Snowflake.Transient", wantDLQCause: causeOf("Snowflake.Transient"),
+		},
+		{
+			name: "Snowflake.Transient loads after the abort window",
+			script: []outcome{
+				{err: loaderErr("Snowflake.Transient")}, {err: loaderErr("Snowflake.Transient")}, {err: loaderErr("Snowflake.Transient")},
+				{err: loaderErr("Snowflake.Transient")}, {err: loaderErr("Snowflake.Transient")}, {err: loaderErr("Snowflake.Transient")},
+				{err: loaderErr("Snowflake.Transient")}, ok,
+			},
+			wantStatus: asl.StatusSucceeded, wantLoads: 8, wantDelays: seconds(2.5, 5, 10, 20, 40, 60),
+			wantSlept: seconds(2.5, 5, 10, 20, 40, 60, 330),
+		},
+		{
+			name:       "S3.Transient outlasts its retries without the abort-window wait",
+			script:     []outcome{{err: loaderErr("S3.Transient")}},
+			wantStatus: asl.StatusFailed, wantError: "S3.Transient", wantLoads: 7, wantSends: 1,
+			wantDelays: seconds(2.5, 5, 10, 20, 40, 60), wantDLQError: "S3.Transient",
+		},
+		{
+			name:       "a loader that timed out is retried and loads",
+			script:     []outcome{{err: loaderErr("Sandbox.Timedout")}, ok},
+			wantStatus: asl.StatusSucceeded, wantLoads: 2, wantDelays: seconds(15),
+		},
+		{
+			name: "a loader that crashed after its COMMIT is retried and its rows are not dead-lettered",
+			script: []outcome{
+				{err: &asl.ServiceError{Name: "Runtime.ExitError", Message: "RequestId: 1 Error: Runtime exited with error: signal: killed"}},
+				{err: loaderErr("Runtime.OutOfMemory")}, ok,
+			},
+			// 30 s × 2^n, halved; the two crash names share one retrier and its count.
+			wantStatus: asl.StatusSucceeded, wantLoads: 3, wantDelays: seconds(15, 30),
+		},
+		{
+			name:       "a loader that keeps dying is retried twice, then dead-lettered",
+			script:     []outcome{{err: loaderErr("Lambda.Unknown")}},
+			wantStatus: asl.StatusFailed, wantError: "Lambda.Unknown", wantLoads: 3, wantSends: 1,
+			wantDelays: seconds(15, 30), wantDLQError: "Lambda.Unknown",
 		},
 		{
 			name: "Snowflake.Auth is not retried", script: []outcome{{err: loaderErr("Snowflake.Auth")}},
@@ -133,10 +173,6 @@ func TestLoaderDefinition(t *testing.T) {
 		{
 			name: "Snowflake.Sql is not retried", script: []outcome{{err: loaderErr("Snowflake.Sql")}},
 			wantStatus: asl.StatusFailed, wantError: "Snowflake.Sql", wantLoads: 1, wantSends: 1, wantDLQError: "Snowflake.Sql",
-		},
-		{
-			name: "S3.Changed is not retried", script: []outcome{{err: loaderErr("S3.Changed")}},
-			wantStatus: asl.StatusFailed, wantError: "S3.Changed", wantLoads: 1, wantSends: 1, wantDLQError: "S3.Changed",
 		},
 		{
 			name: "S3.NotFound is not retried", script: []outcome{{err: loaderErr("S3.NotFound")}},
@@ -202,12 +238,15 @@ func TestLoaderDefinition(t *testing.T) {
 				assert.Equal(t, tc.wantCause, exec.Cause)
 			}
 			assert.Equal(t, tc.wantDelays, exec.Delays)
-			assert.Equal(t, tc.wantDelays, clock.slept, "the delays are slept on the clock")
+			if tc.wantSlept == nil {
+				tc.wantSlept = tc.wantDelays
+			}
+			assert.Equal(t, tc.wantSlept, clock.slept, "the delays are slept on the clock")
 			assert.Equal(t, len(tc.wantDelays), exec.Retries)
 			if tc.wantLoads >= 0 {
 				calls := fn.calls()
 				require.Len(t, calls, tc.wantLoads)
-				assert.Equal(t, tc.wantLoads, exec.Attempts["LoadBatch"])
+				assert.Equal(t, tc.wantLoads, exec.Attempts["LoadBatch"]+exec.Attempts["LoadBatchAfterAbortWindow"])
 				for _, payload := range calls {
 					assert.JSONEq(t, string(input), payload, "the loader gets the whole execution input")
 				}
@@ -248,4 +287,79 @@ func TestLoaderDefinitionNeedsBothSubstitutions(t *testing.T) {
 	var de *asl.DefinitionError
 	require.ErrorAs(t, err, &de)
 	assert.Contains(t, de.Reason, "${DeadLetterQueueUrl}")
+}
+
+// TestLoaderTransientBudgetOutlastsAbortWindow runs the definition with every FULL-jitter draw
+// at its extremes. Snowflake aborts a detached transaction (a loader that died inside its
+// transaction) once it has been idle for 5 minutes while it blocks another transaction
+// (https://docs.snowflake.com/en/sql-reference/transactions#aborting-transactions). At
+// least one attempt must start more than 5 minutes after the first Snowflake.Transient
+// failure, even when jitter makes every retry delay zero: that is what the Wait state, which
+// jitter does not touch, guarantees.
+func TestLoaderTransientBudgetOutlastsAbortWindow(t *testing.T) {
+	const abortWindow = 5 * time.Minute
+	tests := []struct {
+		name      string
+		rand      func() float64
+		wantLast  time.Duration // from the first attempt to the last
+		wantAfter int           // attempts that start after the abort window
+	}{
+		// All jitter draws 0: the six retries of each round happen at once, and only the
+		// 330-second wait separates the rounds.
+		{"worst case: every jitter draw is zero", func() float64 { return 0 }, 330 * time.Second, 7},
+		// All draws at the top: 275 s of retries, the wait, 275 s more.
+		{"best case: every jitter draw is the full backoff", func() float64 { return 1 }, 880 * time.Second, 7},
+	}
+	m := loadLoaderDefinition(t)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			clock := newFakeClock()
+			fn := &fakeLambda{script: []outcome{{err: loaderErr("Snowflake.Transient")}}}
+			var starts []time.Time
+			timed := func(ctx context.Context, payload []byte) ([]byte, error) {
+				starts = append(starts, clock.Now())
+				return fn.handler(ctx, payload)
+			}
+			b := asl.Bindings{Lambda: map[string]asl.LambdaFunc{loaderARN: timed}, SQSSend: (&fakeSQS{}).send, Rand: tc.rand}
+			exec, err := m.Run(context.Background(), b, clock, execName, loaderInput(t, true))
+			require.NoError(t, err)
+			assert.Equal(t, "Snowflake.Transient", exec.Error)
+			require.Len(t, starts, 14, "two rounds of one attempt and six retries")
+
+			first := starts[0]
+			assert.Equal(t, tc.wantLast, starts[len(starts)-1].Sub(first))
+			var after int
+			for _, s := range starts {
+				if s.Sub(first) > abortWindow {
+					after++
+				}
+			}
+			assert.Equal(t, tc.wantAfter, after, "attempts that start once Snowflake has aborted a detached transaction")
+			assert.Greater(t, starts[7].Sub(first), abortWindow, "the second round starts after the window, whatever the jitter")
+		})
+	}
+}
+
+// TestLoaderRetryStatesAgree checks that the task run after the abort window is the same
+// invocation as LoadBatch with the same retriers, and that it cannot wait again.
+func TestLoaderRetryStatesAgree(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "..", "..", "statemachine", "loader.asl.json"))
+	require.NoError(t, err)
+	var def struct {
+		States map[string]map[string]any
+	}
+	require.NoError(t, json.Unmarshal(data, &def))
+	first, second := def.States["LoadBatch"], def.States["LoadBatchAfterAbortWindow"]
+	require.NotNil(t, first)
+	require.NotNil(t, second)
+	for _, field := range []string{"Type", "Resource", "Parameters", "TimeoutSeconds", "ResultSelector", "ResultPath", "Retry", "Next"} {
+		assert.Equal(t, first[field], second[field], field)
+	}
+	assert.Equal(t, []any{map[string]any{"ErrorEquals": []any{"States.ALL"}, "ResultPath": "$.error", "Next": "CheckErrorCause"}}, second["Catch"])
+
+	wait := def.States["WaitOutAbortWindow"]
+	require.NotNil(t, wait)
+	assert.Equal(t, "Wait", wait["Type"])
+	assert.Greater(t, wait["Seconds"], 300.0, "longer than Snowflake's 5-minute abort window")
+	assert.Contains(t, wait["Comment"], fmt.Sprintf("%v s", wait["Seconds"]), "the comment states the worst case")
 }

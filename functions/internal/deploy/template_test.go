@@ -268,10 +268,12 @@ func TestLoaderTimeoutFitsTask(t *testing.T) {
 	var def map[string]any
 	require.NoError(t, json.Unmarshal(data, &def))
 
-	task, ok := lookup(def, "States", "LoadBatch")
-	require.True(t, ok, "the definition has no LoadBatch state")
-	if ts, ok := lookup(task, "TimeoutSeconds"); ok {
-		assert.Greater(t, number(t, ts), effective(fn.Timeout, g.Timeout))
+	for _, name := range []string{"LoadBatch", "LoadBatchAfterAbortWindow"} {
+		task, ok := lookup(def, "States", name)
+		require.True(t, ok, "the definition has no %s state", name)
+		if ts, ok := lookup(task, "TimeoutSeconds"); ok {
+			assert.Greater(t, number(t, ts), effective(fn.Timeout, g.Timeout), name)
+		}
 	}
 }
 

@@ -187,23 +187,65 @@ func TestS3Outcomes(t *testing.T) {
 
 	invalid := st.put(t, "incoming/invalid.ndjson", "{\"n\":1}\n{\"n\":\n", "0A")
 
-	tests := []struct {
+	superseded := []struct {
 		name string
 		file batch.File
-		want string
 	}{
-		{"object changed", changed, NameS3Changed},
-		{"object missing", missing, NameS3NotFound},
-		{"version missing", badVersion, NameS3NotFound},
-		{"content invalid", invalid, NameDataInvalid},
+		{"object changed", changed},
+		{"object missing", missing},
+		{"version missing", badVersion},
 	}
-	for _, tt := range tests {
+	for _, tt := range superseded {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := st.h.Handle(ctx, input(tt.file))
-			assert.Equal(t, tt.want, errorName(t, err))
+			out, err := st.h.Handle(ctx, input(tt.file))
+			require.NoError(t, err)
+			require.Len(t, out.Files, 1)
+			assert.Equal(t, "superseded", out.Files[0].Status)
+			assert.Equal(t, 1, out.FilesSuperseded)
 		})
 	}
+	t.Run("content invalid", func(t *testing.T) {
+		_, err := st.h.Handle(ctx, input(invalid))
+		assert.Equal(t, NameDataInvalid, errorName(t, err))
+	})
 	assert.Equal(t, int64(0), st.count(t, "SELECT COUNT(*) FROM LOADER_DB.RAW.RAW_DATA"))
+}
+
+// TestChangedFileDoesNotFailItsBatch loads a batch in which one object of an unversioned
+// bucket was overwritten after validation: the other files load on the emulator, the changed
+// one is reported superseded, and its newer version loads from its own notification.
+func TestChangedFileDoesNotFailItsBatch(t *testing.T) {
+	st := newStack(t)
+	ctx := context.Background()
+	a := st.put(t, "incoming/a.ndjson", events(2, "a"), "0A")
+	b := st.put(t, "incoming/b.ndjson", events(3, "b-old"), "0B")
+	c := st.put(t, "incoming/c.ndjson", events(4, "c"), "0C")
+	for _, f := range []*batch.File{&a, &b, &c} {
+		f.VersionID = ""
+	}
+	newer := st.put(t, "incoming/b.ndjson", events(5, "b-new"), "0D")
+	newer.VersionID = ""
+
+	out, err := st.h.Handle(ctx, input(a, b, c))
+	require.NoError(t, err)
+	assert.Equal(t, []string{"loaded", "superseded", "loaded"}, statuses(out))
+	assert.Equal(t, int64(6), out.RowsLoaded)
+	assert.Equal(t, int64(6), st.count(t, "SELECT COUNT(*) FROM LOADER_DB.RAW.RAW_DATA"))
+	assert.Equal(t, int64(0), st.count(t, "SELECT COUNT(*) FROM LOADER_DB.RAW.RAW_DATA WHERE S3_KEY = 'incoming/b.ndjson'"))
+	assert.Contains(t, st.logs.String(), `"msg":"file skipped: superseded"`)
+
+	out, err = st.h.Handle(ctx, input(newer))
+	require.NoError(t, err)
+	assert.Equal(t, []string{"loaded"}, statuses(out))
+	assert.Equal(t, int64(5), st.count(t, "SELECT COUNT(*) FROM LOADER_DB.RAW.RAW_DATA WHERE S3_KEY = 'incoming/b.ndjson'"))
+}
+
+func statuses(out Output) []string {
+	var s []string
+	for _, f := range out.Files {
+		s = append(s, f.Status)
+	}
+	return s
 }
 
 func TestUntrustedRoleLogsTheFix(t *testing.T) {

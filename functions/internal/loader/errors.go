@@ -11,11 +11,13 @@ import (
 )
 
 // Error names of the S3 and data side. With the Snowflake ones (snowflake.NameTransient,
-// NameAuth, NameSQL) they are the loader's whole error vocabulary; the state machine retries
-// the Transient ones and sends the batch to the dead-letter queue on any other.
+// NameAuth, NameSQL, ...) they are the loader's whole error vocabulary; the state machine
+// retries the Transient ones and sends the batch to the dead-letter queue on any other.
+//
+// There is no error for an object that changed or vanished after validation: such a file is
+// skipped with status superseded and the rest of its batch loads (see supersededReason).
 const (
 	NameS3Transient = "S3.Transient"
-	NameS3Changed   = "S3.Changed"
 	NameS3NotFound  = "S3.NotFound"
 	NameDataInvalid = "Data.Invalid"
 )
@@ -47,13 +49,25 @@ func (e *FileError) object() string {
 
 // advice tells the person reading the dead-letter queue or the logs what to do about each name.
 var advice = map[string]string{
-	NameS3Transient:         "S3 did not answer; the state machine retries the batch.",
-	NameS3Changed:           "the object was overwritten after it was validated; the new version arrives with its own notification, so this message can be dropped.",
-	NameS3NotFound:          "the object version is gone or the loader's role may not read it; restore it (or grant s3:GetObject and s3:GetObjectVersion) and redrive the message, or drop it.",
-	NameDataInvalid:         "the file does not hold what the validator accepted; fix the file and upload it again (a new version is loaded on its own).",
-	snowflake.NameTransient: "Snowflake was unavailable or busy; the state machine retries the batch.",
+	NameS3Transient:         "S3 did not answer; the state machine retries the batch, and one that reaches the dead-letter queue this way loads when redriven once S3 answers.",
+	NameS3NotFound:          "the loader's role may not read the object, or the bucket does not exist; grant s3:GetObject, s3:GetObjectVersion and s3:ListBucket (or fix the bucket name) and redrive the message. Every file of the batch is in the message: dropping it drops them all.",
+	NameDataInvalid:         "the file or the execution input is not what the validator produced, or the batch is larger than the loader may hold; the message names every file of the batch, so once the cause is fixed (the file, or the validator's BATCH_MAX_BYTES) redrive it rather than drop it: the validator checks and batches its files again.",
+	snowflake.NameTransient: "Snowflake was unavailable or busy; the state machine retries the batch for more than 5 minutes, and one that reaches the dead-letter queue this way loads when redriven once Snowflake answers.",
 	snowflake.NameAuth:      "Snowflake refused the Lambda's identity; run the statements in the loader's log line (create_user, grant_role), then redrive the message.",
 	snowflake.NameSQL:       "a Snowflake statement failed; check that sql/setup.sql ran and the loader's role has its grants, then redrive the message.",
+	snowflake.NameQuotaExceeded: "a resource monitor has suspended the warehouse because its credit quota is used up, and retrying cannot resume it; " +
+		"raise the monitor's quota (ALTER RESOURCE MONITOR <name> SET CREDIT_QUOTA = <credits>), take the warehouse off the monitor, or wait for the monitor's next period, then redrive the message.",
+	snowflake.NameBadRequest: "Snowflake refused the request as malformed (the HTTP status and URL are above), and sending it again sends the same bytes; " +
+		"check that nothing between the Lambda and Snowflake rewrites requests, then redrive the message.",
+	snowflake.NameForbidden: "Snowflake, or a proxy or firewall in front of it, refused the Lambda's traffic (HTTP 403); " +
+		"check the account's network policy (it must allow the Lambda's egress IP or VPC endpoint) and SNOWFLAKE_HOST (a PrivateLink host when public access is off), then redrive the message.",
+	snowflake.NameRequestTooLarge: "a request was larger than Snowflake accepts (HTTP 413); lower the validator's BATCH_MAX_BYTES, then redrive the message: the validator batches its files again.",
+}
+
+// Names lists every error name the loader returns; the README's error table and the state
+// machine's Retry and Catch lists are checked against it.
+func Names() []string {
+	return append([]string{NameS3Transient, NameS3NotFound, NameDataInvalid}, snowflake.Names...)
 }
 
 // nameOf returns the documented name of err.

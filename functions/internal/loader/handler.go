@@ -3,6 +3,7 @@ package loader
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -67,6 +68,9 @@ type Output struct {
 	// FilesLoaded counts files whose rows are now in the table (loaded, replaced, reloaded).
 	FilesLoaded int   `json:"files_loaded"`
 	RowsLoaded  int64 `json:"rows_loaded"`
+	// FilesSuperseded counts files skipped because their object changed or vanished after
+	// validation. They are always listed in Files, whatever maxListedFiles says.
+	FilesSuperseded int `json:"files_superseded,omitempty"`
 }
 
 // FileOutput is the outcome of one file.
@@ -74,8 +78,11 @@ type FileOutput struct {
 	Key       string `json:"key"`
 	VersionID string `json:"version_id,omitempty"`
 	Rows      int64  `json:"rows"`
-	// Status is one of loaded, replaced, reloaded, skipped_older (see snowflake.Status).
+	// Status is one of loaded, replaced, reloaded, skipped_older, superseded (see
+	// snowflake.Status).
 	Status string `json:"status"`
+	// Reason says why a superseded file was skipped.
+	Reason string `json:"reason,omitempty"`
 }
 
 // Handle loads the batch and reports per file. A failure comes back as a
@@ -102,6 +109,7 @@ func (h *Handler) Handle(ctx context.Context, in batch.Input) (Output, error) {
 	log.InfoContext(ctx, "batch loaded",
 		slog.String("load_id", out.LoadID), slog.String("table", out.Table),
 		slog.Int("files", len(in.Files)), slog.Int("files_loaded", out.FilesLoaded),
+		slog.Int("files_superseded", out.FilesSuperseded),
 		slog.Int64("rows", out.RowsLoaded), slog.Int64("logins", logins))
 	return out, nil
 }
@@ -144,52 +152,81 @@ func (h *Handler) load(ctx context.Context, in batch.Input) (Output, int64, erro
 	b := &snowflake.Batch{Table: in.Table, LoadID: in.Name, LoadedAt: h.now()}
 	// The batch spools its records to /tmp; a batch that never reaches Load is removed here.
 	defer b.Close()
-	index := make([]int, len(in.Files)) // batch file index of each kept input file
+	// index holds the batch file index of each kept input file, or -1 for a superseded one,
+	// whose reason is in superseded.
+	index := make([]int, len(in.Files))
+	superseded := map[int]string{}
 	limit := h.maxBatchBytes()
 	for i, f := range in.Files {
 		if keptAs[i] != i {
 			continue
 		}
-		if err := h.readFile(ctx, f, b, limit); err != nil {
+		err := h.readFile(ctx, f, b, limit)
+		var se *supersededError
+		if errors.As(err, &se) {
+			// One overwritten or deleted file must not send the rest of its batch to the
+			// dead-letter queue: it is skipped, named in the result and in this line.
+			index[i], superseded[i] = -1, se.reason
+			h.logger().WarnContext(ctx, "file skipped: superseded",
+				slog.String("load_id", in.Name), slog.String("bucket", f.Bucket),
+				slog.String("s3_key", f.Key), slog.String("version_id", f.VersionID),
+				slog.String("status", string(snowflake.StatusSuperseded)), slog.String("reason", se.reason))
+			continue
+		}
+		if err != nil {
 			return Output{}, b.Records(), err
 		}
 		index[i] = len(b.Files()) - 1
 	}
 
-	var res *snowflake.Result
-	err := obs.Trace(ctx, "snowflake load", func(ctx context.Context) error {
-		var err error
-		res, err = h.Store.Load(ctx, b)
-		return err
-	})
-	if err != nil {
-		return Output{}, b.Records(), err
+	res := &snowflake.Result{}
+	if len(b.Files()) > 0 {
+		err := obs.Trace(ctx, "snowflake load", func(ctx context.Context) error {
+			var err error
+			res, err = h.Store.Load(ctx, b)
+			return err
+		})
+		if err != nil {
+			return Output{}, b.Records(), err
+		}
 	}
-	return h.output(in, keptAs, index, res), b.Records(), nil
+	return h.output(in, keptAs, index, superseded, res), b.Records(), nil
 }
 
 // output reports each input file in input order. A file left out for a newer version of its
 // key in the same batch is skipped_older; a second copy of the kept version reports the kept
-// file's status with no rows of its own, so rows are counted once.
-func (h *Handler) output(in batch.Input, keptAs []int, index []int, res *snowflake.Result) Output {
+// file's status with no rows of its own, so rows are counted once. When the kept version is
+// superseded, an older version of the key in the same batch stays skipped_older: it would
+// have been replaced by the kept one, and loading it now could bring back rows of a version
+// its owner has already overwritten or deleted.
+func (h *Handler) output(in batch.Input, keptAs, index []int, superseded map[int]string, res *snowflake.Result) Output {
 	out := Output{LoadID: in.Name, Table: in.Table, Files: []FileOutput{}}
 	for i, f := range in.Files {
 		fo := FileOutput{Key: f.Key, VersionID: f.VersionID}
 		k := keptAs[i]
-		r := res.Files[index[k]]
+		var r snowflake.FileResult
+		if reason, ok := superseded[k]; ok {
+			r.Status = snowflake.StatusSuperseded
+			fo.Reason = reason
+		} else {
+			r = res.Files[index[k]]
+		}
 		switch {
 		case k == i:
 			fo.Status, fo.Rows = string(r.Status), r.Rows
 		case sameVersion(f, in.Files[k]):
 			fo.Status = string(r.Status)
 		default:
-			fo.Status = string(snowflake.StatusSkippedOlder)
+			fo.Status, fo.Reason = string(snowflake.StatusSkippedOlder), ""
 		}
-		if k == i && r.Status != snowflake.StatusSkippedOlder {
+		if k == i && r.Status != snowflake.StatusSkippedOlder && r.Status != snowflake.StatusSuperseded {
 			out.FilesLoaded++
 			out.RowsLoaded += fo.Rows
 		}
-		if len(out.Files) < maxListedFiles {
+		if fo.Status == string(snowflake.StatusSuperseded) {
+			out.FilesSuperseded++
+		}
+		if len(out.Files) < maxListedFiles || fo.Status == string(snowflake.StatusSuperseded) {
 			out.Files = append(out.Files, fo)
 		} else {
 			out.FilesNotListed++

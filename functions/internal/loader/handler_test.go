@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -160,26 +161,24 @@ func TestHandleUnversionedReadsWithIfMatch(t *testing.T) {
 	f := file("a.json", 1)
 	f.VersionID = ""
 	tests := []struct {
-		name     string
-		answered string
-		wantErr  string
+		name       string
+		answered   string
+		wantStatus snowflake.Status
 	}{
-		{"same ETag", `"etag-a.json"`, ""},
+		{"same ETag", `"etag-a.json"`, snowflake.StatusLoaded},
 		// Some S3 implementations ignore If-Match on GET; the answer's ETag gives them away.
-		{"object changed", `"etag-other"`, NameS3Changed},
+		{"object changed", `"etag-other"`, snowflake.StatusSuperseded},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s3c := &fakeS3{objects: map[string]string{"a.json": `{"n":1}`}, etags: map[string]string{"a.json": tt.answered}}
-			_, err := newHandler(s3c, &fakeStore{}, nil).Handle(context.Background(), input(f))
+			out, err := newHandler(s3c, &fakeStore{}, nil).Handle(context.Background(), input(f))
+			require.NoError(t, err)
 			require.Len(t, s3c.requests, 1)
 			assert.Nil(t, s3c.requests[0].VersionId)
 			assert.Equal(t, `"etag-a.json"`, aws.ToString(s3c.requests[0].IfMatch))
-			if tt.wantErr == "" {
-				assert.NoError(t, err)
-				return
-			}
-			assert.Equal(t, tt.wantErr, errorName(t, err))
+			require.Len(t, out.Files, 1)
+			assert.Equal(t, string(tt.wantStatus), out.Files[0].Status)
 		})
 	}
 }
@@ -196,10 +195,9 @@ func TestHandleS3Errors(t *testing.T) {
 		err  error
 		want string
 	}{
-		{"no such key", &types.NoSuchKey{}, NameS3NotFound},
-		{"no such version", responseError(404, &smithy.GenericAPIError{Code: "NoSuchVersion"}), NameS3NotFound},
+		// A refusal may be a missing permission: skipping would hide it, so the batch fails.
 		{"access denied", responseError(403, &smithy.GenericAPIError{Code: "AccessDenied"}), NameS3NotFound},
-		{"precondition failed", responseError(412, &smithy.GenericAPIError{Code: "PreconditionFailed"}), NameS3Changed},
+		{"no such bucket", responseError(404, &smithy.GenericAPIError{Code: "NoSuchBucket"}), NameS3NotFound},
 		{"slow down", responseError(503, &smithy.GenericAPIError{Code: "SlowDown"}), NameS3Transient},
 		{"internal error", responseError(500, errors.New("boom")), NameS3Transient},
 		{"timeout", context.DeadlineExceeded, NameS3Transient},
@@ -393,4 +391,112 @@ func TestHandleWritesOneMetricsLine(t *testing.T) {
 	assert.Equal(t, 1.0, line["ColdStart"])
 	assert.Contains(t, line, "LoadSeconds")
 	assert.Equal(t, "test", line["Stage"])
+}
+
+// TestHandleSkipsSupersededFiles checks that a file overwritten or deleted between validation
+// and load is skipped on its own: the rest of the batch loads, and the result and one log
+// line per file name it.
+func TestHandleSkipsSupersededFiles(t *testing.T) {
+	good1, changed, gone, goneVersion, good2 := file("a.json", 1), file("b.json", 1), file("c.json", 1), file("d.json", 1), file("e.json", 1)
+	changed.VersionID = "" // unversioned: read with If-Match, which S3 refuses with 412
+	gone.VersionID = ""
+	s3c := &fakeS3{}
+	s3c.getObject = func(in *s3.GetObjectInput) (*s3.GetObjectOutput, error) {
+		switch aws.ToString(in.Key) {
+		case "b.json":
+			return nil, responseError(412, &smithy.GenericAPIError{Code: "PreconditionFailed"})
+		case "c.json":
+			return nil, &types.NoSuchKey{}
+		case "d.json":
+			return nil, responseError(404, &smithy.GenericAPIError{Code: "NoSuchVersion"})
+		}
+		return &s3.GetObjectOutput{Body: io.NopCloser(strings.NewReader(`{"n":1}`))}, nil
+	}
+	store := &fakeStore{}
+	var logs bytes.Buffer
+	out, err := newHandler(s3c, store, &logs).Handle(context.Background(), input(good1, changed, gone, goneVersion, good2))
+	require.NoError(t, err, "one changed file does not fail its batch")
+
+	require.NotNil(t, store.batch)
+	var loaded []string
+	for _, f := range store.batch.Files() {
+		loaded = append(loaded, f.Key)
+	}
+	assert.Equal(t, []string{"a.json", "e.json"}, loaded, "only the readable files reach Snowflake")
+	assert.Equal(t, 2, out.FilesLoaded)
+	assert.Equal(t, int64(2), out.RowsLoaded)
+	assert.Equal(t, 3, out.FilesSuperseded)
+
+	wantStatus := []string{"loaded", "superseded", "superseded", "superseded", "loaded"}
+	require.Len(t, out.Files, len(wantStatus))
+	for i, fo := range out.Files {
+		assert.Equal(t, wantStatus[i], fo.Status, fo.Key)
+		if fo.Status == "superseded" {
+			assert.NotEmpty(t, fo.Reason, "%s: the result says why", fo.Key)
+			assert.Zero(t, fo.Rows)
+		} else {
+			assert.Empty(t, fo.Reason)
+		}
+	}
+	assert.Contains(t, out.Files[1].Reason, "overwritten")
+	assert.Contains(t, out.Files[2].Reason, "deleted")
+	assert.Contains(t, out.Files[3].Reason, "version")
+
+	skipped := map[string]map[string]any{}
+	for _, l := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+		var m map[string]any
+		require.NoError(t, json.Unmarshal([]byte(l), &m))
+		if m["msg"] == "file skipped: superseded" {
+			skipped[m["s3_key"].(string)] = m
+		}
+		if m["msg"] == "batch loaded" {
+			assert.EqualValues(t, 3, m["files_superseded"])
+		}
+	}
+	require.Len(t, skipped, 3, logs.String())
+	assert.Equal(t, "WARN", skipped["b.json"]["level"])
+	assert.Equal(t, "landing", skipped["b.json"]["bucket"])
+	assert.Equal(t, "v-d.json", skipped["d.json"]["version_id"])
+	assert.Equal(t, "load-1", skipped["c.json"]["load_id"])
+}
+
+// TestHandleEveryFileSuperseded checks that a batch left with nothing to load succeeds
+// without a Snowflake session: there is nothing to retry and nothing to dead-letter.
+func TestHandleEveryFileSuperseded(t *testing.T) {
+	s3c := &fakeS3{} // holds no object: every read is NoSuchKey
+	store := &fakeStore{}
+	out, err := newHandler(s3c, store, nil).Handle(context.Background(), input(file("a.json", 1), file("b.json", 2)))
+	require.NoError(t, err)
+	assert.Nil(t, store.batch, "Snowflake is not asked to load an empty batch")
+	assert.Equal(t, 0, out.FilesLoaded)
+	assert.Equal(t, 2, out.FilesSuperseded)
+	for _, fo := range out.Files {
+		assert.Equal(t, "superseded", fo.Status)
+	}
+}
+
+// TestHandleSupersededFilesAreAlwaysListed checks that the cap on listed files never hides a
+// skipped file: the result is where an operator finds which files were not loaded.
+func TestHandleSupersededFilesAreAlwaysListed(t *testing.T) {
+	objects := map[string]string{}
+	var files []batch.File
+	for i := range maxListedFiles + 5 {
+		f := file(fmt.Sprintf("f%04d.json", i), 1)
+		files = append(files, f)
+		if i < maxListedFiles+2 {
+			objects[f.Key] = `{"n":1}`
+		}
+	}
+	out, err := newHandler(&fakeS3{objects: objects}, &fakeStore{}, nil).Handle(context.Background(), input(files...))
+	require.NoError(t, err)
+	assert.Equal(t, maxListedFiles+2, out.FilesLoaded)
+	assert.Equal(t, 3, out.FilesSuperseded)
+	assert.Equal(t, 2, out.FilesNotListed, "the loaded files beyond the cap are counted, not listed")
+	var listed int
+	for _, fo := range out.Files {
+		if fo.Status == "superseded" {
+			listed++
+		}
+	}
+	assert.Equal(t, 3, listed)
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/smithy-go"
 
 	"github.com/keyless-etl/s3-snowflake-loader/functions/internal/awserr"
 	"github.com/keyless-etl/s3-snowflake-loader/functions/internal/batch"
@@ -24,10 +25,11 @@ type ObjectReader interface {
 }
 
 // readFile streams file f into b at the version the validator checked, holding at most limit
-// bytes of records in b. It reads by version id
-// when the bucket is versioned; otherwise it sends If-Match with the ETag (S3 then answers
-// 412 if the object was overwritten) and also compares the ETag of the answer, because not
-// every S3 implementation honours If-Match on GET.
+// bytes of records in b. It reads by version id when the bucket is versioned; otherwise it
+// sends If-Match with the ETag (S3 then answers 412 if the object was overwritten) and also
+// compares the ETag of the answer, because not every S3 implementation honours If-Match on
+// GET. A file that can no longer be read at that version comes back as a *supersededError and
+// adds nothing to b.
 func (h *Handler) readFile(ctx context.Context, f batch.File, b *snowflake.Batch, limit int64) error {
 	return obs.Trace(ctx, "s3 read", func(ctx context.Context) error {
 		obs.Annotate(ctx, obs.KeyS3Key, f.Key)
@@ -46,11 +48,16 @@ func (h *Handler) readObject(ctx context.Context, f batch.File, b *snowflake.Bat
 	}
 	out, err := h.S3.GetObject(ctx, in)
 	if err != nil {
+		if reason := supersededReason(f, err); reason != "" {
+			return &supersededError{reason: reason, err: err}
+		}
 		return fileError(f, s3Name(err), fmt.Errorf("get object: %w", err))
 	}
 	defer out.Body.Close()
 	if f.VersionID == "" && f.ETag != "" && out.ETag != nil && unquoteETag(*out.ETag) != unquoteETag(f.ETag) {
-		return fileError(f, NameS3Changed, fmt.Errorf("ETag is %s, the validator read %s", *out.ETag, quoteETag(f.ETag)))
+		return &supersededError{reason: fmt.Sprintf(
+			"the object was overwritten after it was validated (its ETag is now %s, the validator read %s); the new version is loaded from its own notification",
+			*out.ETag, quoteETag(f.ETag))}
 	}
 
 	// No file may be larger than the whole batch may be; the decoder stops such a file as
@@ -117,18 +124,53 @@ func fileError(f batch.File, name string, err error) *FileError {
 	return &FileError{Name: name, Bucket: f.Bucket, Key: f.Key, VersionID: f.VersionID, Err: err}
 }
 
-// s3Name maps an S3 error to its documented name. S3 answers 403 instead of 404 for a missing
-// object when the caller may not list the bucket, so a refusal counts as not found: either
-// way the object cannot be read until a person acts.
-func s3Name(err error) string {
+// supersededError means the version the validator checked can no longer be read: the file is
+// skipped with status superseded and the rest of the batch loads.
+type supersededError struct {
+	reason string
+	err    error // the S3 error, when there was one
+}
+
+func (e *supersededError) Error() string { return e.reason }
+
+func (e *supersededError) Unwrap() error { return e.err }
+
+// supersededReason says why f can no longer be read, or returns "" when err is a failure that
+// must stop the batch. Two answers mean the object itself moved on:
+//   - 412 Precondition Failed: the GET carried If-Match with the validated ETag and the key now
+//     holds other bytes (https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html,
+//     "If-Match"). The overwrite sent a notification of its own, which loads the new version.
+//   - 404 NoSuchKey or NoSuchVersion: the object, or the validated version of it, was deleted.
+//     There is nothing left to load. S3 answers 404 rather than 403 only to a caller that may
+//     list the bucket (API_GetObject.html, "Permissions"), which is why the loader's role holds
+//     s3:ListBucket; a 403 stays an error, since it also means a missing permission, which
+//     skipping would hide.
+//
+// NoSuchBucket is not a vanished file but a wrong bucket, so it fails the batch.
+func supersededReason(f batch.File, err error) string {
 	switch awserr.Classify(err) {
-	case awserr.Transient:
-		return NameS3Transient
 	case awserr.Precondition:
-		return NameS3Changed
-	default:
-		return NameS3NotFound
+		return fmt.Sprintf("the object was overwritten after it was validated (S3 refused the read with If-Match %s); the new version is loaded from its own notification", quoteETag(f.ETag))
+	case awserr.NotFound:
+		var api smithy.APIError
+		if errors.As(err, &api) && api.ErrorCode() == "NoSuchBucket" {
+			return ""
+		}
+		if f.VersionID != "" {
+			return "this version of the object was deleted after it was validated; there is nothing left to load"
+		}
+		return "the object was deleted after it was validated; there is nothing left to load"
 	}
+	return ""
+}
+
+// s3Name maps an S3 error that stops the batch to its documented name. A refusal (403) is
+// S3.NotFound: the object cannot be read until a person acts.
+func s3Name(err error) string {
+	if awserr.Classify(err) == awserr.Transient {
+		return NameS3Transient
+	}
+	return NameS3NotFound
 }
 
 func quoteETag(s string) string { return `"` + unquoteETag(s) + `"` }

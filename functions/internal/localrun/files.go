@@ -21,12 +21,14 @@ import (
 )
 
 // A file's status at the end of a run. The loader's own statuses (loaded, replaced, reloaded,
-// skipped_older) are kept as it reports them; the others say where the file stopped.
+// skipped_older, superseded) are kept as it reports them; the others say where the file
+// stopped.
 const (
 	StatusLoaded       = "loaded"        // its rows were added
 	StatusReplaced     = "replaced"      // its rows replaced an older version's
 	StatusReloaded     = "reloaded"      // this version was loaded before: unchanged
 	StatusSkippedOlder = "skipped_older" // a newer version is loaded: unchanged
+	StatusSuperseded   = "superseded"    // overwritten or deleted between validation and load: not loaded
 	StatusUnchanged    = "unchanged"     // uploaded again with the same content: its rows were replaced by the same rows
 	StatusRejected     = "rejected"      // a gate refused it; it is in quarantine with a report
 	StatusNotDelivered = "not_delivered" // S3 sends no notification for its suffix
@@ -66,6 +68,8 @@ func Phrase(status string) string {
 		return "failed (in the dead-letter queue)"
 	case StatusSkipped:
 		return "skipped (overwritten or deleted before it was read)"
+	case StatusSuperseded:
+		return "superseded (overwritten or deleted after it was validated; the rest of its batch loaded)"
 	}
 	return status
 }

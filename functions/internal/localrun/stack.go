@@ -435,7 +435,7 @@ func (st *stack) newLoader(ctx context.Context, awsCfg aws.Config) (*loaderConta
 		return nil, err
 	}
 	h.MetricsOut = st.logWriter("loader.jsonl")
-	rt := lambda.NewHandler(h.Handle)
+	rt := lambda.NewHandler(h)
 	return &loaderContainer{invoke: rt.Invoke, logins: h.Logins, close: h.Close}, nil
 }
 

@@ -40,6 +40,11 @@ const (
 	StatusReloaded Status = "reloaded"
 	// StatusSkippedOlder: a newer version of the key is already loaded; nothing changed.
 	StatusSkippedOlder Status = "skipped_older"
+	// StatusSuperseded: the object changed or vanished between validation and load, so the
+	// version the validator checked can no longer be read; nothing of it was loaded. A newer
+	// version of the key arrives with its own notification, and a deleted object has nothing
+	// left to load. The loader reports it; Load never sees such a file.
+	StatusSuperseded Status = "superseded"
 )
 
 // Batch is what one Load writes: files and their records. It holds them on disk, not in

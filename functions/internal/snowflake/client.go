@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -167,7 +168,7 @@ func (cc countingConnector) Connect(ctx context.Context) (driver.Conn, error) {
 	var conn driver.Conn
 	err := obs.Trace(ctx, "snowflake login", func(ctx context.Context) error {
 		var err error
-		conn, err = cc.Connector.Connect(ctx)
+		conn, err = cc.login(ctx)
 		return err
 	})
 	if err != nil {
@@ -184,6 +185,29 @@ func (cc countingConnector) Connect(ctx context.Context) (driver.Conn, error) {
 	}
 	c.sweepOrphans(ctx, conn)
 	return conn, nil
+}
+
+// login opens a session within the configured login timeout. The driver passes ctx to every
+// request of its login (the WIF attestation, the login request and its retries) and keeps
+// it afterwards only to log with, so a deadline on it bounds the whole login and nothing
+// after it. Without it, an endpoint that accepts connections and never answers holds a
+// login for MaxRetries+1 full request timeouts (see the Timeouts comment in config.go).
+func (cc countingConnector) login(ctx context.Context) (driver.Conn, error) {
+	timeout := cc.client.cfg.loginTimeout()
+	loginCtx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	conn, err := cc.Connector.Connect(loginCtx)
+	if err != nil && ctx.Err() == nil && errors.Is(loginCtx.Err(), context.DeadlineExceeded) {
+		host := cc.client.cfg.Host
+		if host == "" {
+			host = cc.client.cfg.Account + ".snowflakecomputing.com"
+		}
+		// The deadline is the cause, whatever error the driver made of it: the driver's text
+		// is kept for the log, but only the deadline is wrapped, so the error is Transient.
+		return nil, fmt.Errorf("login to %s did not complete within the login timeout of %s (the endpoint did not answer): %w (driver: %v)",
+			host, timeout, context.DeadlineExceeded, err)
+	}
+	return conn, err
 }
 
 // setUp runs sessionSetup on a new driver connection.

@@ -24,6 +24,13 @@ const (
 // (a 300 s login and seven retries spanning about 90 s of sleep per request): a login that
 // has not answered in LoginTimeout, or a request still failing after MaxRetries, is better
 // reported as Snowflake.Transient and retried by the state machine with its own backoff.
+//
+// The driver alone does not enforce them against an endpoint that accepts connections and
+// never answers: its retry loop (retry.go, retryHTTP.execute) subtracts only its sleeps from
+// the login or request timeout, never the time an attempt spent waiting, and gives up after
+// MaxRetries+1 attempts of ClientTimeout each. With a 90 s ClientTimeout a login took about
+// 372 s. So the client bounds the whole login by LoginTimeout itself (Client's connector), and
+// each HTTP attempt by RequestTimeout.
 const (
 	DefaultLoginTimeout   = 30 * time.Second
 	DefaultRequestTimeout = 60 * time.Second
@@ -133,11 +140,14 @@ func (c Config) driverConfig() *gosnowflake.Config {
 		Authenticator:            gosnowflake.AuthTypeWorkloadIdentityFederation,
 		WorkloadIdentityProvider: "AWS",
 
-		LoginTimeout:   orDuration(c.LoginTimeout, DefaultLoginTimeout),
+		LoginTimeout:   c.loginTimeout(),
 		RequestTimeout: orDuration(c.RequestTimeout, DefaultRequestTimeout),
-		// Bound each HTTP attempt too; the driver's default is 900 s. Long statements are
-		// not cut by it: Snowflake answers "still running" and the driver polls.
-		ClientTimeout: orDuration(c.RequestTimeout, DefaultRequestTimeout) + 30*time.Second,
+		// Bound each HTTP attempt by the request timeout too; the driver's default is 900 s.
+		// Long statements are not cut by it: Snowflake answers a statement that is still
+		// running with code 333333 and the driver asks again with a new request
+		// (restful.go, postRestfulQueryHelper, queryInProgressCode), so no single request
+		// needs to wait for a statement to finish.
+		ClientTimeout: orDuration(c.RequestTimeout, DefaultRequestTimeout),
 		MaxRetryCount: orInt(c.MaxRetries, DefaultMaxRetries),
 		TmpDirPath:    c.TmpDir,
 
@@ -149,6 +159,9 @@ func (c Config) driverConfig() *gosnowflake.Config {
 		},
 	}
 }
+
+// loginTimeout is the configured login timeout or its default.
+func (c Config) loginTimeout() time.Duration { return orDuration(c.LoginTimeout, DefaultLoginTimeout) }
 
 func orDuration(v, def time.Duration) time.Duration {
 	if v > 0 {

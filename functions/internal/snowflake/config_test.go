@@ -60,6 +60,7 @@ func TestDriverConfigIsKeyless(t *testing.T) {
 
 	assert.Equal(t, DefaultLoginTimeout, dc.LoginTimeout)
 	assert.Equal(t, DefaultRequestTimeout, dc.RequestTimeout)
+	assert.Equal(t, DefaultRequestTimeout, dc.ClientTimeout, "no HTTP attempt waits longer than the request timeout")
 	assert.Equal(t, DefaultMaxRetries, dc.MaxRetryCount)
 	assert.Equal(t, "/tmp", dc.TmpDirPath)
 	require.Contains(t, dc.Params, "client_session_keep_alive")
@@ -69,5 +70,6 @@ func TestDriverConfigIsKeyless(t *testing.T) {
 	dc = cfg.driverConfig()
 	assert.Equal(t, time.Second, dc.LoginTimeout)
 	assert.Equal(t, 2*time.Second, dc.RequestTimeout)
+	assert.Equal(t, 2*time.Second, dc.ClientTimeout)
 	assert.Equal(t, 1, dc.MaxRetryCount)
 }

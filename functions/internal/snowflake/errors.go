@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"regexp"
 	"strings"
 	"syscall"
@@ -21,7 +22,22 @@ const (
 	NameTransient = "Snowflake.Transient"
 	NameAuth      = "Snowflake.Auth"
 	NameSQL       = "Snowflake.Sql"
+	// NameQuotaExceeded: a resource monitor suspended the warehouse because its credit quota
+	// is used up (or the account's trial ended). No retry helps until a person raises the
+	// quota, moves the loader to another warehouse or waits for the monitor's next period.
+	NameQuotaExceeded = "Snowflake.QuotaExceeded"
+	// NameBadRequest: Snowflake refused a request as malformed (HTTP 400, or another 4xx
+	// the driver does not retry). Sending it again sends the same bytes.
+	NameBadRequest = "Snowflake.BadRequest"
+	// NameForbidden: HTTP 403 on a request of an open session: a network policy, private
+	// connectivity settings or a proxy in between refused the Lambda's traffic.
+	NameForbidden = "Snowflake.Forbidden"
+	// NameRequestTooLarge: HTTP 413: a request body larger than Snowflake accepts.
+	NameRequestTooLarge = "Snowflake.RequestTooLarge"
 )
+
+// Names lists every name Classify can return, for the README and state machine checks.
+var Names = []string{NameTransient, NameAuth, NameSQL, NameQuotaExceeded, NameBadRequest, NameForbidden, NameRequestTooLarge}
 
 // Error is a failed Snowflake operation with its documented name.
 type Error struct {
@@ -37,16 +53,18 @@ func (e *Error) Error() string { return fmt.Sprintf("snowflake: %s: %v", e.Op, e
 func (e *Error) Unwrap() error { return e.Err }
 
 // Server and driver error numbers the classifier looks at. Snowflake documents few of them;
-// the comments give the message each comes with.
+// the comments give the message each comes with. Driver numbers come from gosnowflake's
+// errors.go (v1.19.1, in the module cache); server numbers from the messages Snowflake sends.
 const (
 	codeMissingObject       = 2003   // SQL compilation error: Object '...' does not exist or not authorized.
 	codeInvalidIdentifier   = 904    // SQL compilation error: invalid identifier '...'
 	codeInsufficientPrivs   = 3001   // Insufficient privileges to operate on ...
+	codeInternalError       = 603    // SQL execution internal error: Processing aborted due to error ... (SQLSTATE XX000)
 	codeCanceled            = 604    // SQL execution canceled (also on STATEMENT_TIMEOUT_IN_SECONDS)
 	codeWarehouseSuspended  = 608    // Warehouse '...' cannot be resumed / was suspended
-	codeLockWaiters         = 625    // statement aborted waiting for a lock: too many waiters, or LOCK_TIMEOUT reached
+	codeLockWaiters         = 625    // Statement ... has locked table ...: aborted waiting for the lock (waiters limit, LOCK_TIMEOUT)
 	codeStatementTimeout    = 630    // Statement reached its statement or warehouse timeout
-	codeWarehouseBusy       = 90073  // warehouse suspended or resuming
+	codeWarehouseBusy       = 90073  // warehouse suspended or resuming (also carries the resource-monitor refusal, matched by text first)
 	codeFailedToConnect     = 250001 // Failed to connect to DB (the demo's WIF refusal)
 	codeSessionExpired      = 390112 // Your session has expired. Please login again.
 	codeMasterTokenExpired  = 390114 // Authentication token has expired. The user must authenticate again.
@@ -80,14 +98,22 @@ func Classify(err error) string {
 func classifyNumber(sf *gosnowflake.SnowflakeError) string {
 	n := sf.Number
 	switch {
-	case n == codeSessionExpired || n == codeMasterTokenExpired:
-		// Reaching a caller, an expired session is one the recovery could not replace
-		// within this invocation; the next attempt logs in afresh.
+	case quotaExceeded(sf.Message):
+		// Checked first: the refusal comes with numbers that otherwise mean a warehouse that
+		// is merely resuming (90073 has been seen with it), and retrying cannot help.
+		return NameQuotaExceeded
+	case n == codeSessionExpired || n == codeMasterTokenExpired || n == gosnowflake.ErrSessionGone:
+		// Reaching a caller, an expired or closed session is one the recovery could not
+		// replace within this invocation; the next attempt logs in afresh.
 		return NameTransient
 	case n == codeCanceled, n == codeWarehouseSuspended, n == codeLockWaiters,
-		n == codeStatementTimeout, n == codeWarehouseBusy:
+		n == codeStatementTimeout, n == codeWarehouseBusy, n == codeInternalError:
+		// 603 is Snowflake's own internal error (SQLSTATE XX000, a server fault, not a fault
+		// of the statement); the transaction was rolled back, so running the batch again is safe.
 		return NameTransient
-	case n == gosnowflake.ErrCodeServiceUnavailable, n == gosnowflake.ErrFailedToPostQuery,
+	case n == gosnowflake.ErrFailedToPostQuery:
+		return classifyHTTPStatus(sf)
+	case n == gosnowflake.ErrCodeServiceUnavailable,
 		n == gosnowflake.ErrFailedToRenewSession, n == gosnowflake.ErrFailedToCloseSession,
 		n == gosnowflake.ErrFailedToGetChunk, n == gosnowflake.ErrFailedToHeartbeat,
 		n == gosnowflake.ErrBindUpload, n == gosnowflake.ErrFailedToUploadToStage:
@@ -109,6 +135,49 @@ func classifyNumber(sf *gosnowflake.SnowflakeError) string {
 	return NameSQL
 }
 
+// quotaExceeded recognises Snowflake's refusal to resume a warehouse whose resource monitor
+// has used up its credit quota ("Warehouse 'X' cannot be resumed because resource monitor 'Y'
+// has exceeded its quota."), and the same refusal once an account's trial has ended. See
+// https://docs.snowflake.com/en/user-guide/resource-monitors: a monitor that reaches a
+// SUSPEND or SUSPEND_IMMEDIATE trigger keeps its warehouses suspended until the next period,
+// a higher quota, or the warehouse is removed from the monitor.
+func quotaExceeded(msg string) bool {
+	m := strings.ToLower(msg)
+	return strings.Contains(m, "resource monitor") && strings.Contains(m, "exceeded its quota") ||
+		strings.Contains(m, "free trial has ended")
+}
+
+// classifyHTTPStatus names a request the driver gave up on at once because of its HTTP
+// status (261000, "failed to POST. HTTP: <status>, URL: <url>"). The driver retries 5xx, 408
+// and 429 by itself (retry.go, isRetryableStatus) and turns any other status of a statement
+// request into this error (restful.go, postRestfulQueryHelper), so each of these would fail
+// the same way again.
+func classifyHTTPStatus(sf *gosnowflake.SnowflakeError) string {
+	status := httpStatus(sf)
+	switch {
+	case status == http.StatusUnauthorized:
+		return NameAuth
+	case status == http.StatusForbidden:
+		return NameForbidden
+	case status == http.StatusRequestEntityTooLarge:
+		return NameRequestTooLarge
+	case status >= 400 && status < 500:
+		return NameBadRequest
+	}
+	// No status, or one the driver should have retried: a later try may pass.
+	return NameTransient
+}
+
+// httpStatus is the HTTP status a driver error carries as its first message argument, or 0.
+func httpStatus(sf *gosnowflake.SnowflakeError) int {
+	if len(sf.MessageArgs) > 0 {
+		if status, ok := sf.MessageArgs[0].(int); ok {
+			return status
+		}
+	}
+	return 0
+}
+
 // transientError recognises failures below Snowflake's protocol: the network, timeouts, and
 // the driver's plain "timeout after ... Hanging?" error once HTTP 5xx/429 retries run out.
 func transientError(err error) bool {
@@ -127,13 +196,15 @@ func transientError(err error) bool {
 
 // deadSession reports whether err means the pooled connection's session cannot be used any
 // more: the driver renews an expired session token by itself (390112), but when the master
-// token has expired too (390114, a container idle for hours) it neither logs in again nor
-// drops the connection, so every later statement on it fails the same way.
+// token has expired too (390114, a container idle for hours), or the server has closed the
+// session (390111, gosnowflake.ErrSessionGone: "Session no longer exists. New login
+// required to access the service."), it neither logs in again nor drops the connection, so
+// every later statement on it fails the same way.
 func deadSession(err error) bool {
 	var sf *gosnowflake.SnowflakeError
 	if errors.As(err, &sf) {
 		return sf.Number == codeMasterTokenExpired || sf.Number == codeSessionExpired ||
-			sf.Number == gosnowflake.ErrFailedToRenewSession
+			sf.Number == gosnowflake.ErrSessionGone || sf.Number == gosnowflake.ErrFailedToRenewSession
 	}
 	return errors.Is(err, driver.ErrBadConn)
 }

@@ -44,7 +44,9 @@ func TestClassify(t *testing.T) {
 		{"warehouse suspended", sfErr(608, "57P03", "Warehouse 'LOADER_WH' cannot be resumed"), NameTransient},
 		{"lock waiters", sfErr(625, "57014", "Statement was aborted because the number of waiters for this lock exceeds the 20 statements limit."), NameTransient},
 		{"warehouse busy", sfErr(90073, "", "warehouse is resuming"), NameTransient},
-		{"HTTP status not retried by the driver", sfErr(gosnowflake.ErrFailedToPostQuery, "08006", "failed to POST. HTTP: 400"), NameTransient},
+		{"session closed by the server", sfErr(390111, "08003", "Session no longer exists.  New login required to access the service."), NameTransient},
+		{"internal error", sfErr(603, "XX000", "SQL execution internal error: Processing aborted due to error 300002:1326138335; incident 8013093."), NameTransient},
+		{"failed POST without a status", sfErr(gosnowflake.ErrFailedToPostQuery, "08006", "failed to POST. HTTP: %v, URL: %v"), NameTransient},
 		{"renewal over HTTP failed", sfErr(gosnowflake.ErrFailedToRenewSession, "08006", "failed to renew session"), NameTransient},
 		{"5xx retries exhausted", errors.New("timeout after 5s and 3 attempts. HTTP Status: 503. Hanging?"), NameTransient},
 		{"connection refused", &url.Error{Op: "Post", URL: "https://x", Err: &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}}, NameTransient},
@@ -52,6 +54,18 @@ func TestClassify(t *testing.T) {
 		{"deadline", fmt.Errorf("exec: %w", context.DeadlineExceeded), NameTransient},
 		{"dead connection", driver.ErrBadConn, NameTransient},
 		{"concurrent load of a key", fmt.Errorf("merge: %w", errConcurrentLoad), NameTransient},
+
+		// Permanent refusals of a request by its HTTP status (the driver retries 5xx, 408, 429).
+		{"HTTP 400", httpErr(400), NameBadRequest},
+		{"HTTP 401", httpErr(401), NameAuth},
+		{"HTTP 403", httpErr(403), NameForbidden},
+		{"HTTP 404", httpErr(404), NameBadRequest},
+		{"HTTP 413", httpErr(413), NameRequestTooLarge},
+
+		// Quota: no retry helps until a person acts.
+		{"resource monitor quota, as 90073", sfErr(90073, "57P03", "Warehouse 'LOADER_WH' cannot be resumed because resource monitor 'LOADER_RM' has exceeded its quota."), NameQuotaExceeded},
+		{"resource monitor quota, as 608", sfErr(608, "57P03", "Warehouse 'LOADER_WH' cannot be resumed because resource monitor 'LOADER_RM' has exceeded its quota."), NameQuotaExceeded},
+		{"trial ended", sfErr(90073, "57P03", "Your free trial has ended and all of your virtual warehouses have been suspended. Add billing information in the Snowflake web UI to continue using the full set of Snowflake features."), NameQuotaExceeded},
 
 		// SQL: the schema or the grants are not what the loader needs.
 		{"missing object", sfErr(2003, "42S02", "SQL compilation error:\nObject 'RAW_DATA' does not exist or not authorized."), NameSQL},
@@ -70,6 +84,12 @@ func TestClassify(t *testing.T) {
 	}
 }
 
+// httpErr is the driver's error for a statement request answered with status (restful.go).
+func httpErr(status int) error {
+	return &gosnowflake.SnowflakeError{Number: gosnowflake.ErrFailedToPostQuery, SQLState: "08006",
+		Message: "failed to POST. HTTP: %v, URL: %v", MessageArgs: []any{status, "https://x/queries/v1/query-request"}}
+}
+
 func TestDeadSession(t *testing.T) {
 	tests := []struct {
 		name string
@@ -79,6 +99,7 @@ func TestDeadSession(t *testing.T) {
 		{"master token expired", sfErr(390114, "", "Authentication token has expired."), true},
 		{"session expired and not renewed", sfErr(390112, "", "Your session has expired."), true},
 		{"renewal failed", sfErr(gosnowflake.ErrFailedToRenewSession, "08006", "failed to renew"), true},
+		{"session closed by the server", sfErr(390111, "08003", "Session no longer exists."), true},
 		{"bad connection", fmt.Errorf("exec: %w", driver.ErrBadConn), true},
 		{"SQL error", sfErr(2003, "42S02", "missing"), false},
 		{"network error", syscall.ECONNRESET, false},
