@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -61,7 +62,9 @@ const (
 	visibilityTimeout = 10 * time.Second
 	maxReceiveCount   = 5
 	retrySpeedUp      = 100
-	loaderContainers  = 2
+	// loaderContainers is the loader's reserved concurrency (LoaderConcurrency): an
+	// invocation beyond it is throttled, as in AWS (throttle.go).
+	loaderContainers = 2
 )
 
 // stack is the pipeline on loopback.
@@ -85,6 +88,10 @@ type stack struct {
 	logFiles                map[string]*os.File
 
 	loaders  chan *loaderContainer
+	throttle throttled
+	// muted turns the bucket's notifications off, as for objects that were in the bucket
+	// before the notification configuration existed (what a backfill announces).
+	muted atomic.Bool
 	bindings asl.Bindings
 	mu       sync.Mutex
 	runs     []runRecord
@@ -164,7 +171,7 @@ func (st *stack) queueFile() string { return filepath.Join(st.dir, "queues.json"
 // notify is S3's event notification: ObjectCreated under incoming/ goes to the ingest queue,
 // exactly as the bucket's notification configuration in template.yaml sends it.
 func (st *stack) notify(obj s3event.Object) {
-	if !obj.Created() || len(obj.Key) < len(incomingPrefix) || obj.Key[:len(incomingPrefix)] != incomingPrefix {
+	if st.muted.Load() || !obj.Created() || len(obj.Key) < len(incomingPrefix) || obj.Key[:len(incomingPrefix)] != incomingPrefix {
 		return
 	}
 	body, err := s3event.Encode([]s3event.Object{obj})
@@ -265,7 +272,7 @@ func (st *stack) startStateMachine(ctx context.Context, awsCfg aws.Config) error
 		st.loaders <- c
 	}
 	st.bindings = asl.Bindings{
-		Lambda: map[string]asl.LambdaFunc{loaderARN: st.faults.lambda(st.invokeLoader)},
+		Lambda: map[string]asl.LambdaFunc{loaderARN: st.faults.lambda(st.throttle.invoke(st.loaders))},
 		SQSSend: func(_ context.Context, queueURL, body string, attrs map[string]string) error {
 			if queueURL != st.dlq.URL() {
 				return &asl.ServiceError{Name: "SQS.AmazonSQSException", Message: "The specified queue does not exist."}
@@ -306,14 +313,6 @@ func (st *stack) newLoader(ctx context.Context, awsCfg aws.Config) (*loaderConta
 	h.MetricsOut = st.logWriter("loader.jsonl")
 	rt := lambda.NewHandler(h.Handle)
 	return &loaderContainer{invoke: rt.Invoke, logins: h.Logins, close: h.Close}, nil
-}
-
-// invokeLoader runs one invocation on a free container, as Lambda routes an invocation to an
-// idle execution environment.
-func (st *stack) invokeLoader(ctx context.Context, payload []byte) ([]byte, error) {
-	c := <-st.loaders
-	defer func() { st.loaders <- c }()
-	return c.invoke(ctx, payload)
 }
 
 func (st *stack) startValidator(ctx context.Context, awsCfg aws.Config) error {
