@@ -164,7 +164,7 @@ func TestTaskfileReadsDotenvAndStackOutputs(t *testing.T) {
 	require.NoError(t, err, out)
 	assert.Equal(t, "arn:aws:iam::123456789012:role/loader", strings.TrimSpace(out))
 
-	out, err = runTask(t, fakeTools(t, "aws"), "STACK_NAME=loader\n", nil, "sfn:failed")
+	out, err = runTask(t, fakeTools(t, "aws", "go"), "STACK_NAME=loader\n", nil, "sfn:failed")
 	require.Error(t, err)
 	assert.Contains(t, out, "stack loader has no output StateMachineArn: deploy it first with 'task aws:deploy'")
 }
