@@ -32,6 +32,7 @@ func commands() []command {
 		{"bulk-upload", "generate demo event files and upload them to S3, concurrently", runBulkUpload},
 		{"gen", "generate demo event files into a local folder", runGen},
 		{"dlq-redrive", "move dead-lettered messages back to the ingest queue and follow the move", runDLQRedrive},
+		{"backfill", "announce files already in the bucket to the ingest queue, as S3 would", runBackfill},
 		{"sfn-failed", "list recent failed load executions with their error and cause", runSFNFailed},
 		{"sfn-redrive", "redrive recent failed load executions", runSFNRedrive},
 		{"empty-bucket", "delete every object version and delete marker in a bucket", runEmptyBucket},

@@ -1,0 +1,132 @@
+package main
+
+import (
+	"context"
+	"crypto/md5"
+	"encoding/hex"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/keyless-etl/s3-snowflake-loader/functions/internal/s3event"
+)
+
+const ingestURL = "https://sqs.us-east-1.amazonaws.com/123456789012/loader-ingest"
+
+// fakeIngest is an SQS queue that takes SendMessageBatch and refuses, once, the entries whose
+// body names a key in refuseOnce.
+func fakeIngest(t *testing.T, s3URL string, refuseOnce ...string) *fakeAWS {
+	refused := map[string]bool{}
+	q := newFakeAWS(t, "AmazonSQS.", map[string]func(map[string]any) (int, any){
+		"SendMessageBatch": func(body map[string]any) (int, any) {
+			var ok, failed []map[string]any
+			for _, e := range body["Entries"].([]any) {
+				entry := e.(map[string]any)
+				id, msg := entry["Id"].(string), entry["MessageBody"].(string)
+				refuse := false
+				for _, k := range refuseOnce {
+					if strings.Contains(msg, k) && !refused[k] {
+						refused[k], refuse = true, true
+					}
+				}
+				if refuse {
+					failed = append(failed, map[string]any{"Id": id, "Code": "InternalError", "Message": "try again", "SenderFault": false})
+					continue
+				}
+				ok = append(ok, map[string]any{"Id": id, "MessageId": "m-" + id, "MD5OfMessageBody": md5hex(msg)})
+			}
+			return 200, map[string]any{"Successful": ok, "Failed": failed}
+		},
+	})
+	env := map[string]string{"AWS_ENDPOINT_URL_SQS": q.URL}
+	if s3URL != "" {
+		env["AWS_ENDPOINT_URL_S3"] = s3URL
+	}
+	awsEnv(t, env)
+	return q
+}
+
+// md5hex is the digest SQS returns of a message body, which the SDK checks.
+func md5hex(s string) string {
+	sum := md5.Sum([]byte(s))
+	return hex.EncodeToString(sum[:])
+}
+
+// putObjects serves S3 with bucket holding keys (small bodies) and returns its URL.
+func putObjects(t *testing.T, bucket string, keys ...string) string {
+	t.Helper()
+	srv := startS3(t, bucket)
+	for _, k := range keys {
+		_, err := srv.Client().PutObject(context.Background(), &s3.PutObjectInput{
+			Bucket: aws.String(bucket), Key: aws.String(k), Body: strings.NewReader(`{"event_id":"` + k + `"}`),
+		})
+		require.NoError(t, err)
+	}
+	return srv.URL
+}
+
+// announced parses every message sent and returns the keys they name.
+func announced(t *testing.T, q *fakeAWS) (keys []string, groups []int) {
+	t.Helper()
+	for _, b := range q.bodies("SendMessageBatch") {
+		entries := b["Entries"].([]any)
+		groups = append(groups, len(entries))
+		assert.Equal(t, ingestURL, b["QueueUrl"])
+		for _, e := range entries {
+			msg, err := s3event.Parse([]byte(e.(map[string]any)["MessageBody"].(string)))
+			require.NoError(t, err, "every message is an S3 notification the validator reads")
+			require.Len(t, msg.Objects, 1)
+			o := msg.Objects[0]
+			assert.Equal(t, "data-bucket", o.Bucket)
+			assert.True(t, o.Created())
+			assert.NotEmpty(t, o.ETag)
+			assert.Positive(t, o.Size)
+			keys = append(keys, o.Key)
+		}
+	}
+	return keys, groups
+}
+
+func TestBackfill(t *testing.T) {
+	var files []string
+	for i := range 23 {
+		files = append(files, fmt.Sprintf("incoming/2026/f-%02d.ndjson", i))
+	}
+	others := []string{"incoming/2026/readme.txt", "incoming/2026/", "incoming/2025/old.json", "quarantine/incoming/2026/x.json"}
+
+	t.Run("announces every notified file under the prefix in groups of 10", func(t *testing.T) {
+		url := putObjects(t, "data-bucket", append(append([]string{}, files...), others...)...)
+		q := fakeIngest(t, url, files[4])
+		res := runOps(t, "backfill", "-bucket", "data-bucket", "-prefix", "incoming/2026/", "-queue-url", ingestURL, "-rate", "0")
+		require.Equal(t, 0, res.code, "stderr: %s", res.stderr)
+		keys, groups := announced(t, q)
+		// One refused entry is sent again, so it appears twice among the attempts.
+		assert.ElementsMatch(t, append(append([]string{}, files...), files[4]), keys)
+		for _, g := range groups {
+			assert.LessOrEqual(t, g, 10)
+		}
+		assert.Contains(t, res.stdout, "23 files")
+		assert.Contains(t, res.stdout, "Announced 23 of 23 files")
+		assert.Contains(t, res.stderr, "23/23 files", "the progress bar ends complete")
+	})
+	t.Run("dry run sends nothing", func(t *testing.T) {
+		url := putObjects(t, "data-bucket", files...)
+		q := fakeIngest(t, url)
+		res := runOps(t, "backfill", "-bucket", "data-bucket", "-prefix", "incoming/2026/", "-dry-run")
+		require.Equal(t, 0, res.code, "stderr: %s", res.stderr)
+		assert.Empty(t, q.received())
+		assert.Contains(t, res.stdout, "23 files")
+		assert.Contains(t, res.stdout, "... and 13 more")
+		assert.Contains(t, res.stdout, "Dry run: nothing sent")
+	})
+	t.Run("a prefix outside incoming/ is refused", func(t *testing.T) {
+		res := runOps(t, "backfill", "-bucket", "data-bucket", "-prefix", "quarantine/", "-queue-url", ingestURL)
+		assert.Equal(t, 2, res.code)
+		assert.Contains(t, res.stderr, "must start with incoming/")
+	})
+}
