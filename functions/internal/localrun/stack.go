@@ -91,7 +91,7 @@ type stack struct {
 	throttle throttled
 	// muted turns the bucket's notifications off, as for objects that were in the bucket
 	// before the notification configuration existed (what a backfill announces).
-	muted atomic.Bool
+	muted    atomic.Bool
 	bindings asl.Bindings
 	mu       sync.Mutex
 	runs     []runRecord
