@@ -13,6 +13,26 @@ import (
 )
 
 func main() {
+	// Subcommands come before the flags of the main run; each lives in its own file.
+	if len(os.Args) > 1 {
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+		switch os.Args[1] {
+		case "backfill":
+			code := runBackfill(ctx, os.Args[2:])
+			stop()
+			os.Exit(code)
+		case "quarantine":
+			code := runQuarantine(ctx, os.Args[2:])
+			stop()
+			os.Exit(code)
+		case "resubmit":
+			code := runResubmit(ctx, os.Args[2:])
+			stop()
+			os.Exit(code)
+		}
+		stop()
+	}
+
 	opt := localrun.DefaultOptions()
 	var asJSON bool
 	flag.StringVar(&opt.Dir, "dir", opt.Dir, "folder for the state kept between runs: the Snowflake database (DuckDB), S3 objects, queued messages and logs")
@@ -34,6 +54,9 @@ Snowflake emulator (DuckDB, in %s) that checks the loader's Workload Identity lo
 Everything stays on this machine. State persists between runs; delete the folder to start afresh.
 
 Usage: go run ./functions/local [flags]
+       go run ./functions/local backfill [-prefix incoming/...]   announce what the local bucket holds again
+       go run ./functions/local quarantine [KEY]                    list rejected files, or show one report
+       go run ./functions/local resubmit KEY                        announce one file again, once its cause is fixed
 
 `, opt.Dir)
 		flag.PrintDefaults()

@@ -45,7 +45,7 @@ func TestTaskfileRefusesStackNamesTheBucketCannotTake(t *testing.T) {
 }
 
 func TestTaskfileOperatorTasksNeedGo(t *testing.T) {
-	for _, task := range []string{"aws:bulk-upload", "aws:dlq-redrive", "sfn:failed", "sfn:redrive", "build", "test"} {
+	for _, task := range []string{"aws:bulk-upload", "aws:dlq-redrive", "sfn:failed", "sfn:redrive", "aws:backfill", "aws:quarantine", "aws:resubmit", "build", "test"} {
 		t.Run(task, func(t *testing.T) {
 			out, err := runTask(t, fakeTools(t, "aws"), "STACK_NAME=loader\n", nil, task)
 			require.Error(t, err, out)
@@ -113,4 +113,52 @@ func digest(t *testing.T, path string) [32]byte {
 	b, err := os.ReadFile(path)
 	require.NoError(t, err)
 	return sha256.Sum256(b)
+}
+
+func TestTaskfileDayTwoTasks(t *testing.T) {
+	tools := []string{"aws", "go"}
+	tests := []struct {
+		name string
+		vars map[string]string
+		args []string
+		want []string
+	}{
+		{
+			name: "backfill", vars: map[string]string{"PREFIX": "incoming/2026/"}, args: []string{"aws:backfill"},
+			want: []string{"go run ./functions/ops backfill", `-bucket "$BUCKET"`, "-prefix 'incoming/2026/'", `-queue-url "$QUEUE"`, "IngestQueueUrl"},
+		},
+		{
+			name: "backfill dry run, paced", vars: map[string]string{"PREFIX": "incoming/", "DRY_RUN": "1", "RATE": "5"}, args: []string{"aws:backfill"},
+			want: []string{"-rate 5 -dry-run"},
+		},
+		{name: "quarantine", args: []string{"aws:quarantine"}, want: []string{"go run ./functions/ops quarantine", "-since 24h"}},
+		{
+			name: "quarantine-show with KEY", vars: map[string]string{"KEY": "incoming/a.json"}, args: []string{"aws:quarantine-show"},
+			want: []string{"quarantine-show", "'incoming/a.json'"},
+		},
+		{name: "quarantine-show with an argument", args: []string{"aws:quarantine-show", "--", "incoming/b.json"}, want: []string{"'incoming/b.json'"}},
+		{
+			name: "resubmit", vars: map[string]string{"KEY": "incoming/a.json"}, args: []string{"aws:resubmit"},
+			want: []string{"go run ./functions/ops resubmit", `-queue-url "$QUEUE"`, "'incoming/a.json'"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, err := runTask(t, fakeTools(t, tools...), "STACK_NAME=loader\n", tt.vars, append([]string{"--verbose", "--dry"}, tt.args...)...)
+			require.NoError(t, err, out)
+			for _, w := range tt.want {
+				assert.Contains(t, out, w)
+			}
+		})
+	}
+	t.Run("backfill needs a prefix", func(t *testing.T) {
+		out, err := runTask(t, fakeTools(t, tools...), "STACK_NAME=loader\n", nil, "aws:backfill")
+		require.Error(t, err)
+		assert.Contains(t, out, "missing required variables: PREFIX")
+	})
+	t.Run("resubmit needs a key", func(t *testing.T) {
+		out, err := runTask(t, fakeTools(t, tools...), "STACK_NAME=loader\n", nil, "aws:resubmit")
+		require.Error(t, err)
+		assert.Contains(t, out, "name the file: KEY=incoming/path/file.json")
+	})
 }
