@@ -47,7 +47,7 @@ func TestTaskfileRefusesStackNamesTheBucketCannotTake(t *testing.T) {
 func TestTaskfileOperatorTasksNeedGo(t *testing.T) {
 	for _, task := range []string{"aws:bulk-upload", "aws:dlq-redrive", "sfn:failed", "sfn:redrive", "aws:backfill", "aws:quarantine", "aws:resubmit", "build", "test"} {
 		t.Run(task, func(t *testing.T) {
-			out, err := runTask(t, fakeTools(t, "aws"), "STACK_NAME=loader\n", nil, task)
+			out, err := runTask(t, fakeTools(t, "aws"), "STACK_NAME=loader\nPREFIX=incoming/\nKEY=incoming/a.json\n", nil, task)
 			require.Error(t, err, out)
 			assert.Contains(t, out, "Go is not installed")
 			assert.Contains(t, out, "precondition not met")
