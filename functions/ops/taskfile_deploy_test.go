@@ -11,6 +11,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/keyless-etl/s3-snowflake-loader/functions/internal/announce"
 )
 
 func TestTaskfileRefusesStackNamesTheBucketCannotTake(t *testing.T) {
@@ -161,4 +163,28 @@ func TestTaskfileDayTwoTasks(t *testing.T) {
 		require.Error(t, err)
 		assert.Contains(t, out, "name the file: KEY=incoming/path/file.json")
 	})
+}
+
+// TestTaskfileDemoPartTwoRedrives checks that Part II loads Part I's batch by redriving the
+// dead-letter queue, and uploads nothing: an upload would load new versions, and the redriven
+// batch would then name older ones and change nothing.
+func TestTaskfileDemoPartTwoRedrives(t *testing.T) {
+	out, err := runTask(t, fakeTools(t, "aws", "snow", "go"), "STACK_NAME=loader\n", nil, "--verbose", "--dry", "demo:success")
+	require.NoError(t, err, out)
+	assert.Contains(t, out, `"aws:dlq-redrive" started`)
+	assert.Contains(t, out, "go run ./functions/ops dlq-redrive")
+	assert.NotContains(t, out, "aws s3 cp", "Part II uploads nothing")
+	assert.NotContains(t, out, "loads it too")
+}
+
+// TestTaskfileTestInvalidUploadsWhatS3Announces checks that aws:test-invalid uploads only the
+// suffixes the bucket notifies for, so every file it uploads reaches the gates.
+func TestTaskfileTestInvalidUploadsWhatS3Announces(t *testing.T) {
+	out, err := runTask(t, fakeTools(t, "aws"), "STACK_NAME=loader\n", nil, "--verbose", "--dry", "aws:test-invalid")
+	require.NoError(t, err, out)
+	assert.Contains(t, out, "--exclude '*'")
+	for _, suffix := range announce.Suffixes {
+		assert.Contains(t, out, "--include '*"+suffix+"'")
+	}
+	assert.Equal(t, len(announce.Suffixes), strings.Count(out, "--include"), "no other suffix is uploaded")
 }
