@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/keyless-etl/s3-snowflake-loader/functions/internal/announce"
 	"github.com/keyless-etl/s3-snowflake-loader/functions/internal/batch"
 	"github.com/keyless-etl/s3-snowflake-loader/functions/internal/obs"
 )
@@ -239,4 +240,24 @@ func TestStackNameLimitAgrees(t *testing.T) {
 		}
 		assert.Contains(t, string(data), "at most "+desc[1]+" characters", file)
 	}
+}
+
+// TestBackfillAnnouncesWhatTheBucketDoes checks that a backfill announces the same suffixes as
+// the bucket's notification configuration: no more (S3 would never have sent them) and no less.
+func TestBackfillAnnouncesWhatTheBucketDoes(t *testing.T) {
+	v := template(t)
+	b, err := v.typed.GetS3BucketWithName("DataBucket")
+	require.NoError(t, err)
+	require.NotNil(t, b.NotificationConfiguration)
+	var suffixes []string
+	for _, qc := range b.NotificationConfiguration.QueueConfigurations {
+		require.NotNil(t, qc.Filter)
+		require.NotNil(t, qc.Filter.S3Key)
+		for _, r := range qc.Filter.S3Key.Rules {
+			if r.Name == "suffix" {
+				suffixes = append(suffixes, r.Value)
+			}
+		}
+	}
+	assert.ElementsMatch(t, suffixes, announce.Suffixes)
 }

@@ -45,3 +45,29 @@ func TestBackfillLoadsEveryRowOnce(t *testing.T) {
 	visible, inFlight := st.dlq.Depth()
 	assert.Zero(t, visible+inFlight)
 }
+
+// TestBackfillAfterARunChangesNothing backfills what a normal run already loaded, as
+// `go run ./functions/local backfill` does: the files are announced again without the
+// sequencers of their first notifications, and RAW_DATA keeps every row once.
+func TestBackfillAfterARunChangesNothing(t *testing.T) {
+	opt := DefaultOptions()
+	opt.Dir, opt.Files, opt.Records = t.TempDir(), 6, 30
+	first := run(t, opt)
+	require.Positive(t, first.Snowflake.RawRows)
+
+	n, again, err := Backfill(context.Background(), opt, "incoming/")
+	require.NoError(t, err)
+	// Every file the run checked, less those a bucket in AWS would not have announced (the
+	// local bucket announces every upload; the suffix gate rejected those).
+	assert.Equal(t, first.Files.Accepted+first.Files.Rejected-first.Files.Reasons["suffix"], n)
+	assert.Equal(t, first.Snowflake.RawRows, again.Snowflake.RawRows, "no row twice")
+	assert.Equal(t, first.Snowflake.FileLoads, again.Snowflake.FileLoads)
+	assert.Zero(t, again.Executions.Failed)
+	assert.Zero(t, again.DeadLetter.Depth)
+	t.Logf("run: %d files accepted, %d rejected, %d rows; backfill: %d announced, %d executions, %d rows",
+		first.Files.Accepted, first.Files.Rejected, first.Snowflake.RawRows, n, again.Executions.Started, again.Snowflake.RawRows)
+
+	_, _, err = Backfill(context.Background(), opt, "quarantine/")
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "must start with incoming/")
+}
