@@ -21,7 +21,14 @@ const ingestURL = "https://sqs.us-east-1.amazonaws.com/123456789012/loader-inges
 // fakeIngest is an SQS queue that takes SendMessageBatch and refuses, once, the entries whose
 // body names a key in refuseOnce.
 func fakeIngest(t *testing.T, s3URL string, refuseOnce ...string) *fakeAWS {
+	return fakeQueue(t, s3URL, false, refuseOnce...)
+}
+
+// fakeQueue refuses the entries naming a key in refuse: once with a server fault, always with
+// a sender fault (a message SQS will never take).
+func fakeQueue(t *testing.T, s3URL string, senderFault bool, refuse ...string) *fakeAWS {
 	refused := map[string]bool{}
+	refuseOnce := refuse
 	q := newFakeAWS(t, "AmazonSQS.", map[string]func(map[string]any) (int, any){
 		"SendMessageBatch": func(body map[string]any) (int, any) {
 			var ok, failed []map[string]any
@@ -30,9 +37,13 @@ func fakeIngest(t *testing.T, s3URL string, refuseOnce ...string) *fakeAWS {
 				id, msg := entry["Id"].(string), entry["MessageBody"].(string)
 				refuse := false
 				for _, k := range refuseOnce {
-					if strings.Contains(msg, k) && !refused[k] {
+					if strings.Contains(msg, k) && (senderFault || !refused[k]) {
 						refused[k], refuse = true, true
 					}
+				}
+				if refuse && senderFault {
+					failed = append(failed, map[string]any{"Id": id, "Code": "InvalidMessageContents", "Message": "bad body", "SenderFault": true})
+					continue
 				}
 				if refuse {
 					failed = append(failed, map[string]any{"Id": id, "Code": "InternalError", "Message": "try again", "SenderFault": false})
@@ -113,6 +124,16 @@ func TestBackfill(t *testing.T) {
 		assert.Contains(t, res.stdout, "23 files")
 		assert.Contains(t, res.stdout, "Announced 23 of 23 files")
 		assert.Contains(t, res.stderr, "23/23 files", "the progress bar ends complete")
+	})
+	t.Run("a message SQS refuses is named", func(t *testing.T) {
+		url := putObjects(t, "data-bucket", files...)
+		q := fakeQueue(t, url, true, files[7])
+		res := runOps(t, "backfill", "-bucket", "data-bucket", "-prefix", "incoming/2026/", "-queue-url", ingestURL, "-rate", "0")
+		assert.Equal(t, 1, res.code)
+		keys, _ := announced(t, q)
+		assert.Len(t, keys, len(files), "a sender fault is not retried")
+		assert.Contains(t, res.stdout, "Announced 22 of 23 files")
+		assert.Contains(t, res.stderr, "SQS refused 1 of 23 messages: "+files[7]+" (InvalidMessageContents: bad body)")
 	})
 	t.Run("dry run sends nothing", func(t *testing.T) {
 		url := putObjects(t, "data-bucket", files...)
