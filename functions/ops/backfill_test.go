@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/keyless-etl/s3-snowflake-loader/functions/internal/s3event"
+	"github.com/keyless-etl/s3-snowflake-loader/functions/internal/s3local"
 )
 
 const ingestURL = "https://sqs.us-east-1.amazonaws.com/123456789012/loader-ingest"
@@ -68,8 +69,8 @@ func md5hex(s string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// putObjects serves S3 with bucket holding keys (small bodies) and returns its URL.
-func putObjects(t *testing.T, bucket string, keys ...string) string {
+// putObjects serves S3 with bucket holding keys (small bodies).
+func putObjects(t *testing.T, bucket string, keys ...string) *s3local.Server {
 	t.Helper()
 	srv := startS3(t, bucket)
 	for _, k := range keys {
@@ -78,7 +79,7 @@ func putObjects(t *testing.T, bucket string, keys ...string) string {
 		})
 		require.NoError(t, err)
 	}
-	return srv.URL
+	return srv
 }
 
 // announced parses every message sent and returns the keys they name.
@@ -97,6 +98,7 @@ func announced(t *testing.T, q *fakeAWS) (keys []string, groups []int) {
 			assert.True(t, o.Created())
 			assert.NotEmpty(t, o.ETag)
 			assert.Positive(t, o.Size)
+			assert.NotEmpty(t, o.VersionID, "the bucket is versioned: the notification names the version")
 			keys = append(keys, o.Key)
 		}
 	}
@@ -111,8 +113,8 @@ func TestBackfill(t *testing.T) {
 	others := []string{"incoming/2026/readme.txt", "incoming/2026/", "incoming/2025/old.json", "quarantine/incoming/2026/x.json"}
 
 	t.Run("announces every notified file under the prefix in groups of 10", func(t *testing.T) {
-		url := putObjects(t, "data-bucket", append(append([]string{}, files...), others...)...)
-		q := fakeIngest(t, url, files[4])
+		srv := putObjects(t, "data-bucket", append(append([]string{}, files...), others...)...)
+		q := fakeIngest(t, srv.URL, files[4])
 		res := runOps(t, "backfill", "-bucket", "data-bucket", "-prefix", "incoming/2026/", "-queue-url", ingestURL, "-rate", "0")
 		require.Equal(t, 0, res.code, "stderr: %s", res.stderr)
 		keys, groups := announced(t, q)
@@ -126,8 +128,8 @@ func TestBackfill(t *testing.T) {
 		assert.Contains(t, res.stderr, "23/23 files", "the progress bar ends complete")
 	})
 	t.Run("a message SQS refuses is named", func(t *testing.T) {
-		url := putObjects(t, "data-bucket", files...)
-		q := fakeQueue(t, url, true, files[7])
+		srv := putObjects(t, "data-bucket", files...)
+		q := fakeQueue(t, srv.URL, true, files[7])
 		res := runOps(t, "backfill", "-bucket", "data-bucket", "-prefix", "incoming/2026/", "-queue-url", ingestURL, "-rate", "0")
 		assert.Equal(t, 1, res.code)
 		keys, _ := announced(t, q)
@@ -135,9 +137,27 @@ func TestBackfill(t *testing.T) {
 		assert.Contains(t, res.stdout, "Announced 22 of 23 files")
 		assert.Contains(t, res.stderr, "SQS refused 1 of 23 messages: "+files[7]+" (InvalidMessageContents: bad body)")
 	})
+	t.Run("names the current version and leaves deleted files out", func(t *testing.T) {
+		srv := putObjects(t, "data-bucket", "incoming/2026/a.json", "incoming/2026/gone.json")
+		client := srv.Client()
+		ctx := context.Background()
+		second, err := client.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("data-bucket"), Key: aws.String("incoming/2026/a.json"), Body: strings.NewReader(`{"event_id":"a2"}`)})
+		require.NoError(t, err)
+		_, err = client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String("data-bucket"), Key: aws.String("incoming/2026/gone.json")})
+		require.NoError(t, err)
+		q := fakeIngest(t, srv.URL)
+		res := runOps(t, "backfill", "-bucket", "data-bucket", "-prefix", "incoming/2026/", "-queue-url", ingestURL, "-rate", "0")
+		require.Equal(t, 0, res.code, "stderr: %s", res.stderr)
+		keys, _ := announced(t, q)
+		assert.Equal(t, []string{"incoming/2026/a.json"}, keys)
+		body := q.bodies("SendMessageBatch")[0]["Entries"].([]any)[0].(map[string]any)["MessageBody"].(string)
+		msg, err := s3event.Parse([]byte(body))
+		require.NoError(t, err)
+		assert.Equal(t, aws.ToString(second.VersionId), msg.Objects[0].VersionID, "the latest version")
+	})
 	t.Run("dry run sends nothing", func(t *testing.T) {
-		url := putObjects(t, "data-bucket", files...)
-		q := fakeIngest(t, url)
+		srv := putObjects(t, "data-bucket", files...)
+		q := fakeIngest(t, srv.URL)
 		res := runOps(t, "backfill", "-bucket", "data-bucket", "-prefix", "incoming/2026/", "-dry-run")
 		require.Equal(t, 0, res.code, "stderr: %s", res.stderr)
 		assert.Empty(t, q.received())

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"github.com/aws/smithy-go"
 	"golang.org/x/time/rate"
 
 	"github.com/keyless-etl/s3-snowflake-loader/functions/internal/s3event"
@@ -33,9 +35,10 @@ func Announced(key string) bool {
 	return false
 }
 
-// Lister lists a bucket's objects; *s3.Client is one.
+// Lister lists a bucket's objects and their versions; *s3.Client is one.
 type Lister interface {
 	ListObjectsV2(ctx context.Context, in *s3.ListObjectsV2Input, optFns ...func(*s3.Options)) (*s3.ListObjectsV2Output, error)
+	ListObjectVersions(ctx context.Context, in *s3.ListObjectVersionsInput, optFns ...func(*s3.Options)) (*s3.ListObjectVersionsOutput, error)
 }
 
 // Sender sends messages to a queue in groups; *sqs.Client is one.
@@ -48,14 +51,56 @@ const BatchSize = 10
 
 // Object is one object to announce.
 type Object struct {
-	Key          string
+	Key string
+	// VersionID is the current version, empty when the bucket keeps none.
+	VersionID    string
 	Size         int64
 	ETag         string
 	LastModified time.Time
 }
 
-// List returns the objects under prefix that S3 would announce, in key order.
+// List returns the objects under prefix that S3 would announce, in key order, each at its
+// current version. The versions come from ListObjectVersions; where that is not available (a
+// store without versioning, or no s3:ListBucketVersions permission) the objects are listed
+// without versions.
 func List(ctx context.Context, client Lister, bucket, prefix string) ([]Object, error) {
+	out, err := listVersions(ctx, client, bucket, prefix)
+	var apiErr smithy.APIError
+	if err != nil && errors.As(err, &apiErr) && (apiErr.ErrorCode() == "NotImplemented" || apiErr.ErrorCode() == "AccessDenied") {
+		return listCurrent(ctx, client, bucket, prefix)
+	}
+	return out, err
+}
+
+// listVersions lists the latest version of each object; a key whose latest version is a
+// delete marker is gone and left out.
+func listVersions(ctx context.Context, client Lister, bucket, prefix string) ([]Object, error) {
+	var out []Object
+	p := s3.NewListObjectVersionsPaginator(client, &s3.ListObjectVersionsInput{Bucket: aws.String(bucket), Prefix: aws.String(prefix)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("list the versions under s3://%s/%s: %w", bucket, prefix, err)
+		}
+		for _, v := range page.Versions {
+			key := aws.ToString(v.Key)
+			if !aws.ToBool(v.IsLatest) || !Announced(key) {
+				continue
+			}
+			o := Object{Key: key, VersionID: aws.ToString(v.VersionId), Size: aws.ToInt64(v.Size), ETag: strings.Trim(aws.ToString(v.ETag), `"`), LastModified: aws.ToTime(v.LastModified)}
+			// S3 names the only version of an object in an unversioned bucket "null".
+			if o.VersionID == "null" {
+				o.VersionID = ""
+			}
+			out = append(out, o)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
+	return out, nil
+}
+
+// listCurrent lists the objects without their versions.
+func listCurrent(ctx context.Context, client Lister, bucket, prefix string) ([]Object, error) {
 	var out []Object
 	p := s3.NewListObjectsV2Paginator(client, &s3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String(prefix)})
 	for p.HasMorePages() {
@@ -75,12 +120,13 @@ func List(ctx context.Context, client Lister, bucket, prefix string) ([]Object, 
 }
 
 // Notification is the message S3 would have sent for obj: one record, ObjectCreated:Put, the
-// object's ETag and size, its last-modified time as the event time. It names no version: the
-// validator then reads the object's current bytes pinned by the ETag, and a file overwritten
-// in the meantime is skipped (its own upload announced the newer bytes).
+// object's version, ETag and size, its last-modified time as the event time. The validator
+// reads exactly that version, so loading it again replaces its own rows (status reloaded).
+// Without a version the ETag pins the bytes, and a file overwritten in the meantime is skipped
+// (its own upload announced the newer bytes). S3 sequencers cannot be had after the fact.
 func Notification(bucket string, obj Object) (string, error) {
 	body, err := s3event.Encode([]s3event.Object{{
-		Bucket: bucket, Key: obj.Key, Size: obj.Size, ETag: obj.ETag,
+		Bucket: bucket, Key: obj.Key, VersionID: obj.VersionID, Size: obj.Size, ETag: obj.ETag,
 		EventName: "ObjectCreated:Put", EventTime: obj.LastModified.UTC(),
 	}})
 	return string(body), err

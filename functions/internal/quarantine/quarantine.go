@@ -131,6 +131,10 @@ func Original(ctx context.Context, c Client, l Layout, key string) (obj announce
 		Key: r.Key, Size: aws.ToInt64(head.ContentLength), ETag: strings.Trim(aws.ToString(head.ETag), `"`),
 		LastModified: aws.ToTime(head.LastModified),
 	}
+	// S3 names the only version of an object in an unversioned bucket "null".
+	if v := aws.ToString(head.VersionId); v != "null" {
+		obj.VersionID = v
+	}
 	changed = (r.VersionID != "" && aws.ToString(head.VersionId) != r.VersionID) || (r.ETag != "" && strings.Trim(r.ETag, `"`) != obj.ETag)
 	return obj, r, changed, nil
 }
