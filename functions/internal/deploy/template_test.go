@@ -168,6 +168,7 @@ func TestFunctionEnvironment(t *testing.T) {
 			"DEAD_LETTER_QUEUE_URL": "${DeadLetterQueue}",
 			"BATCH_MAX_FILES":       "${BatchMaxFiles}",
 			"BATCH_MAX_BYTES":       "${BatchMaxBytes}",
+			"LOSSY_NUMBERS":         "${LossyNumbers}",
 		}},
 		{"LoaderFunction", map[string]string{
 			"LOG_LEVEL": "${LogLevel}", "STAGE": "${StageName}",

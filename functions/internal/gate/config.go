@@ -29,12 +29,23 @@ const (
 	RuleSchema           = "schema"        // a record fails the JSON Schema
 	RuleDuplicateKey     = "duplicate_key" // a record holds an object with the same key twice, which Snowflake refuses
 	RuleRoute            = "route"         // records name different values of RouteField
+
+	// Record rules for values Snowflake refuses or changes (see loadable.go).
+	RuleLoneSurrogate = "lone_surrogate"   // a string holds a \u escape of half a surrogate pair
+	RuleNULCharacter  = "nul_character"    // a string holds \u0000
+	RuleNumberRange   = "number_range"     // a number beyond the range of a DOUBLE (1e309)
+	RulePrecision     = "number_precision" // a number Snowflake would store as a DOUBLE of another value, under PrecisionReject
+	RuleDepth         = "nesting_depth"    // arrays and objects nested deeper than MaxDepth
 )
 
 // isRecordRule reports whether rule judges single records, whose failures MaxBadRecords
 // may tolerate, rather than the file.
 func isRecordRule(rule string) bool {
-	return rule == RuleSchema || rule == RuleDuplicateKey
+	switch rule {
+	case RuleSchema, RuleDuplicateKey, RuleLoneSurrogate, RuleNULCharacter, RuleNumberRange, RulePrecision, RuleDepth:
+		return true
+	}
+	return false
 }
 
 // Config sets the gates' limits.
@@ -48,8 +59,9 @@ type Config struct {
 	// 5 to 20 times; even very repetitive ones rarely pass 50. A gzip bomb is built for
 	// ratios around 1000, so 100 stops bombs within a few megabytes and rejects no real data.
 	MaxRatio float64
-	// MaxBadRecords is how many records may break a record rule (fail the schema or hold a
-	// duplicate key): 0 rejects a file on its first invalid record; N > 0 loads a file with
+	// MaxBadRecords is how many records may break a record rule (fail the schema, hold a
+	// duplicate key, or hold a value Snowflake refuses or changes, see loadable.go): 0
+	// rejects a file on its first invalid record; N > 0 loads a file with
 	// up to N invalid records, skipping them and listing them in Result.Skip. Only record
 	// rules are skippable: a syntax, encoding or layout error leaves no trustworthy way to
 	// tell where records begin, while a record with a duplicate key is well-formed JSON that
@@ -62,6 +74,9 @@ type Config struct {
 	// RouteField names an optional top-level string field whose value routes the file to a
 	// table (Result.RouteValue). Every loaded record of a file must agree on it.
 	RouteField string
+	// Precision says what to do with a record holding a number Snowflake would store with
+	// another value than the one written (see loadable.go); "" means PrecisionReject.
+	Precision Precision
 }
 
 // DefaultConfig returns the limits the validator runs with unless configured otherwise.
@@ -72,6 +87,7 @@ func DefaultConfig() Config {
 		MaxRatio:             100,
 		MaxBadRecords:        0,
 		MaxReported:          20,
+		Precision:            PrecisionReject,
 	}
 }
 
@@ -92,6 +108,11 @@ func (c Config) Validate() error {
 	}
 	if c.MaxReported < 1 {
 		errs = append(errs, fmt.Errorf("MaxReported must be at least 1, got %d", c.MaxReported))
+	}
+	switch c.Precision {
+	case "", PrecisionReject, PrecisionWarn:
+	default:
+		errs = append(errs, fmt.Errorf("Precision must be %q or %q, got %q", PrecisionReject, PrecisionWarn, c.Precision))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("gate config: %w", err)

@@ -36,6 +36,14 @@ type Result struct {
 	// them that hold a duplicate key; the others fail the schema.
 	BadRecords          int64
 	DuplicateKeyRecords int64
+	// UnloadableRecords counts the invalid records that hold a value Snowflake refuses or,
+	// under PrecisionReject, would change (the rules in loadable.go).
+	UnloadableRecords int64
+	// LossyRecords counts the records loaded under PrecisionWarn that hold a number
+	// Snowflake stores as a DOUBLE of another value; Warnings describes the first
+	// MaxReported of those numbers.
+	LossyRecords int64
+	Warnings     []Finding
 	// Bytes is the number of decompressed bytes read.
 	Bytes int64
 	// Skip lists the records that broke a record rule in a file accepted under
@@ -175,8 +183,30 @@ func (c *checker) record(rec records.Record) {
 		c.bad(rec, RuleDuplicateKey)
 		return
 	}
+	is := c.sc.refusal
+	if is.rule == "" && c.sc.lossy.rule != "" && c.g.cfg.Precision != PrecisionWarn {
+		is = c.sc.lossy
+	}
+	if is.rule != "" {
+		// Snowflake would fail the whole load batch on this record, or change its data.
+		if len(c.findings) < c.g.cfg.MaxReported {
+			c.findings = append(c.findings, loadFinding(rec, &c.sc, is, false))
+		}
+		c.res.UnloadableRecords++
+		c.bad(rec, is.rule)
+		return
+	}
+	lossy := c.sc.lossy.rule != ""
+	if lossy {
+		c.res.LossyRecords++
+		if len(c.res.Warnings) < c.g.cfg.MaxReported {
+			c.res.Warnings = append(c.res.Warnings, loadFinding(rec, &c.sc, c.sc.lossy, true))
+		}
+	}
 	v := unknown
-	if c.ev != nil {
+	if c.ev != nil && !lossy {
+		// The plan reads numbers as written; a record whose numbers Snowflake rounds is
+		// judged by the library on the values Snowflake stores.
 		v = c.ev.record(rec.Raw, &c.sc)
 	}
 	var decoded any
@@ -185,6 +215,9 @@ func (c *checker) record(rec records.Record) {
 		// The library decides, and writes the message. A plan that says invalid is exact,
 		// so past MaxReported findings its word is enough and the library is spared.
 		decoded = decode(rec.Raw)
+		if lossy {
+			decoded = asStored(decoded)
+		}
 		if err := c.g.sch.Validate(decoded); err != nil {
 			v = invalid
 			if needMessage {

@@ -286,6 +286,9 @@ var expectedRules = map[string]string{
 	"missing-action.ndjson":          RuleSchema,
 	"negative-amount.json":           RuleSchema,
 	"empty.json":                     RuleEmpty,
+	"lone-surrogate.ndjson":          RuleLoneSurrogate,
+	"rounded-number.ndjson":          RulePrecision,
+	"amount-too-large.ndjson":        RuleSchema,
 }
 
 func TestTestdataSamples(t *testing.T) {

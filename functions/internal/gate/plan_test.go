@@ -284,8 +284,8 @@ func TestUnsupportedSchemaUsesTheLibrary(t *testing.T) {
 	assert.Contains(t, res.Findings[0].Message, "'/x-n'")
 }
 
-// FuzzPlan checks the scanner against json.Valid and encoding/json's keys, and the plan
-// against the library, on arbitrary input.
+// FuzzPlan checks the scanner against json.Valid, encoding/json's keys and the reference of
+// what Snowflake loads, and the plan against the library, on arbitrary input.
 func FuzzPlan(f *testing.F) {
 	for _, s := range []string{
 		`{}`, `{"id":5}`, `{"id":1.0,"name":"ab"}`, `{"a":[1,{"b":null}],"c":"\u00e9"}`, `{"a":01}`, `{"a":1.}`,
@@ -295,6 +295,8 @@ func FuzzPlan(f *testing.F) {
 		`{"a":1,"a":2}`, `{"a":{"b":[{"c":1,"\u0063":2}]}}`, `{"\ud800":1,"\udfff":2}`, `{"a/~":[{}],"a\/~":0}`,
 		`{"k0":0,"k1":1,"k2":2,"k3":3,"k4":4,"k5":5,"k6":6,"k7":7,"k8":8,"k9":9,"k10":10,"k11":11,"k12":12,"k13":13,"k14":14,"k15":15,"k16":16,"k3":{"x":1,"x":2}}`,
 		`\u0061\ud83d\ude00\"`,
+		`{"a":"\ud800","b":"\u0000","c":1e309,"d":123456789012345678901234567890123456789,"e":[1e-400,0.1e0]}`,
+		`{"a":"\ud83d\ude00\\ude00","b":9007199254740993e0,"c":-0e99999999999999999999}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -326,6 +328,7 @@ func FuzzPlan(f *testing.F) {
 			}
 			return
 		}
+		agreeOnLoadable(t, &sc, data)
 		agree(t, eventSch, eventPlan, data)
 		agree(t, sinkSch, sinkPlan, data)
 	})

@@ -2,6 +2,7 @@ package gate
 
 import (
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -68,19 +69,32 @@ func summary(res Result) string {
 // invalidRecords says what the invalid records of res break, as a verb phrase ("fail the
 // schema") or, for the list of skipped records, as an attribute ("failing the schema").
 func invalidRecords(res Result, verb bool) string {
-	dup := res.DuplicateKeyRecords
-	schema := res.BadRecords - dup
+	dup, unl := res.DuplicateKeyRecords, res.UnloadableRecords
+	schema := res.BadRecords - dup - unl
 	switch {
-	case dup == 0 && verb:
+	case dup == 0 && unl == 0 && verb:
 		return "fail the schema"
-	case dup == 0:
+	case dup == 0 && unl == 0:
 		return "failing the schema"
-	case schema == 0 && verb:
+	case schema == 0 && unl == 0 && verb:
 		return "have duplicate keys"
-	case schema == 0:
+	case schema == 0 && unl == 0:
 		return "with duplicate keys"
+	case schema == 0 && dup == 0 && verb:
+		return "hold values Snowflake cannot load as written"
+	case schema == 0 && dup == 0:
+		return "holding values Snowflake cannot load as written"
 	}
-	both := fmt.Sprintf("invalid (%d failing the schema, %d with duplicate keys)", schema, dup)
+	var parts []string
+	for _, p := range []struct {
+		n    int64
+		what string
+	}{{schema, "failing the schema"}, {dup, "with duplicate keys"}, {unl, "with values Snowflake cannot load as written"}} {
+		if p.n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", p.n, p.what))
+		}
+	}
+	both := "invalid (" + strings.Join(parts, ", ") + ")"
 	if verb {
 		return "are " + both
 	}

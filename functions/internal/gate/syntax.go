@@ -5,8 +5,9 @@ import (
 	"unicode/utf8"
 )
 
-// maxDepth is encoding/json's nesting limit, so the gate accepts exactly what json.Valid
-// accepts: the loader and Snowflake must be able to parse whatever the gate lets through.
+// maxDepth is encoding/json's nesting limit: deeper than this, the scanner stops with a
+// syntax error rather than grow its stack further. Records nested deeper than MaxDepth but
+// within this are well-formed, and break the record rule nesting_depth instead.
 const maxDepth = 10000
 
 // member is one "key": value pair of an object, as byte offsets into the record.
@@ -34,6 +35,11 @@ type scanner struct {
 	unesc    []byte   // the text of escaped keys
 	dupAt    int      // where the earliest duplicate key's opening quote is, or -1
 	dupFirst int      // where the key it repeats is
+
+	refusal issue  // the first value Snowflake would refuse (rule "" when none)
+	pairLow int    // where the \u escape that completes the last high surrogate is
+	lossy   issue  // the first number Snowflake would store with another value
+	scratch []byte // formatting space for checkDouble
 }
 
 // strPlain marks the bytes a string can hold without a closer look: everything but the
@@ -51,6 +57,7 @@ var strPlain = func() (t [256]bool) {
 func (s *scanner) scan(data []byte) bool {
 	s.data, s.top, s.depth = data, s.top[:0], 0
 	s.keys, s.unesc, s.dupAt, s.dupFirst = s.keys[:0], s.unesc[:0], -1, -1
+	s.refusal, s.lossy, s.pairLow = issue{}, issue{}, -1
 	i := skipSpace(data, 0)
 	if i >= len(data) || data[i] != '{' {
 		s.fail(i, "looking for the beginning of an object")
@@ -123,6 +130,7 @@ func (s *scanner) value(i int) int {
 func (s *scanner) str(i int) (int, bool) {
 	d := s.data
 	esc := false
+	start := i
 	i++
 	for {
 		for i < len(d) && strPlain[d[i]] {
@@ -148,6 +156,7 @@ func (s *scanner) str(i int) (int, bool) {
 						return s.fail(k, "in a \\u escape"), false
 					}
 				}
+				s.escape(d, start, i)
 				i += 6
 			default:
 				return s.fail(i+1, "in a string escape"), false
@@ -158,6 +167,38 @@ func (s *scanner) str(i int) (int, bool) {
 	}
 }
 
+// escape checks the \u escape whose backslash is at i, in the string whose opening quote is
+// at start: \u0000 and a surrogate escape that is not half of a pair are noted as values
+// Snowflake may refuse. Called only for \u escapes, so plain strings cost nothing more.
+func (s *scanner) escape(d []byte, start, i int) {
+	switch r := hex4(d[i+2:]); {
+	case r == 0:
+		s.noteRefusal(RuleNULCharacter, start, start+1)
+	case r >= 0xD800 && r < 0xDC00:
+		// A high surrogate must be followed at once by a low one. The scanner checks the
+		// low escape's hex digits when it gets there; here they only need to be in range.
+		if i+12 <= len(d) && d[i+6] == '\\' && d[i+7] == 'u' && isLowSurrogate(d[i+8:i+12]) {
+			s.pairLow = i + 6
+			return
+		}
+		s.noteRefusal(RuleLoneSurrogate, start, start+1)
+	case r >= 0xDC00 && r < 0xE000:
+		if i != s.pairLow {
+			s.noteRefusal(RuleLoneSurrogate, start, start+1)
+		}
+	}
+}
+
+func isLowSurrogate(h []byte) bool {
+	for _, c := range h {
+		if !isHex(c) {
+			return false
+		}
+	}
+	r := hex4(h)
+	return r >= 0xDC00 && r < 0xE000
+}
+
 func isHex(c byte) bool {
 	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
 }
@@ -165,18 +206,23 @@ func isHex(c byte) bool {
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 
 // number checks a number at i against the JSON grammar: no leading zeros, no leading '+',
-// digits on both sides of the point.
+// digits on both sides of the point. It counts the digits as it goes, to tell the numbers
+// PARSE_JSON keeps as NUMBER from those it stores as DOUBLE (loadable.go).
 func (s *scanner) number(i int) int {
 	d := s.data
+	start := i
 	if d[i] == '-' {
 		i++
 	}
+	intDigits, fracDigits, exp := 0, 0, false
 	switch {
 	case i < len(d) && d[i] == '0':
 		i++
 	case i < len(d) && d[i] >= '1' && d[i] <= '9':
+		at := i
 		for i++; i < len(d) && isDigit(d[i]); i++ {
 		}
+		intDigits = i - at
 	default:
 		return s.fail(i, "in a number")
 	}
@@ -185,10 +231,13 @@ func (s *scanner) number(i int) int {
 		if i >= len(d) || !isDigit(d[i]) {
 			return s.fail(i, "after the decimal point of a number")
 		}
+		at := i
 		for i++; i < len(d) && isDigit(d[i]); i++ {
 		}
+		fracDigits = i - at
 	}
 	if i < len(d) && (d[i] == 'e' || d[i] == 'E') {
+		exp = true
 		i++
 		if i < len(d) && (d[i] == '+' || d[i] == '-') {
 			i++
@@ -198,6 +247,9 @@ func (s *scanner) number(i int) int {
 		}
 		for i++; i < len(d) && isDigit(d[i]); i++ {
 		}
+	}
+	if exp || fracDigits > maxFixedScale || intDigits+fracDigits > maxFixedDigits {
+		s.checkDouble(start, i) // not a NUMBER: Snowflake stores a DOUBLE
 	}
 	return i
 }
@@ -214,8 +266,11 @@ func (s *scanner) literal(i int, lit string) int {
 // object checks the object at i. Members of the top-level object are noted in s.top.
 func (s *scanner) object(i int, top bool) int {
 	d := s.data
-	if s.depth++; s.depth > maxDepth {
-		return s.fail(i, "nested too deeply")
+	if s.depth++; s.depth > MaxDepth {
+		if s.depth > maxDepth {
+			return s.fail(i, "nested too deeply")
+		}
+		s.noteRefusal(RuleDepth, i, i+1)
 	}
 	i = skipSpace(d, i+1)
 	if i < len(d) && d[i] == '}' {
@@ -264,8 +319,11 @@ func (s *scanner) object(i int, top bool) int {
 
 func (s *scanner) array(i int) int {
 	d := s.data
-	if s.depth++; s.depth > maxDepth {
-		return s.fail(i, "nested too deeply")
+	if s.depth++; s.depth > MaxDepth {
+		if s.depth > maxDepth {
+			return s.fail(i, "nested too deeply")
+		}
+		s.noteRefusal(RuleDepth, i, i+1)
 	}
 	i = skipSpace(d, i+1)
 	if i < len(d) && d[i] == ']' {

@@ -38,7 +38,11 @@ const (
 )
 
 // DefaultMaxRecordBytes caps one record when Limits.MaxRecordBytes is zero. Snowflake's
-// VARIANT holds at most 16 MiB, so a longer record could not be loaded anyway.
+// VARIANT held at most 16 MB until the 2025_03 behaviour change bundle raised it to 128 MB
+// (https://docs.snowflake.com/en/release-notes/bcr-bundles/2025_03/bcr-1942); but a VARCHAR
+// column, like the one the loader stages record text in, still defaults to 16 MB, and
+// internal overhead makes the practical VARIANT limit smaller than the stated one. 16 MiB is
+// the side of these limits on which every record loads.
 const DefaultMaxRecordBytes = 16 << 20
 
 // RatioFloor is the number of decompressed bytes below which the compression ratio is not

@@ -3,6 +3,7 @@ package sfemu
 import (
 	"errors"
 	"fmt"
+	"math/big"
 	"regexp"
 	"strings"
 
@@ -42,6 +43,8 @@ var (
 	reMissingSchema = regexp.MustCompile(`Schema with name "?([^" ]+)"? does not exist`)
 	reMissingColumn = regexp.MustCompile(`(?:Referenced column|column with name) "?([^" ]+)"? not found`)
 	reExistsAlready = regexp.MustCompile(`with name "?([^" ]+)"? already exists`)
+	// DuckDB's words for a value that does not fit a DECIMAL, from a string or a JSON value.
+	reDecimalOverflow = regexp.MustCompile(`(?:Could not convert string "([^"]*)" to DECIMAL|Failed to cast value to decimal: (\S+))`)
 )
 
 // fromDuck turns a DuckDB error into the error Snowflake gives for the same mistake, so a
@@ -88,8 +91,23 @@ func fromDuck(err error) *sfError {
 	case duckdb.ErrorTypeParser, duckdb.ErrorTypeSyntax:
 		return compileError("syntax error: %s", msg)
 	case duckdb.ErrorTypeConversion, duckdb.ErrorTypeInvalidInput:
+		if i := strings.Index(msg, "Error parsing JSON: "); i >= 0 {
+			// The emulator's own PARSE_JSON (snowsql.ParseJSON) wrote Snowflake's message.
+			return newError("100069", "22P02", "%s", msg[i:])
+		}
 		if strings.Contains(msg, "JSON") {
 			return newError("100069", "22P02", "Error parsing JSON: %s", msg)
+		}
+		if m := reDecimalOverflow.FindStringSubmatch(msg); m != nil {
+			if m[1] == "" {
+				m[1] = m[2]
+			}
+			if _, ok := new(big.Float).SetString(m[1]); ok {
+				// A number that does not fit the NUMBER it is cast to. Snowflake calls that
+				// out of range: 100039, SQL state 22003 (gosnowflake sqlstate.go,
+				// SQLStateNumericValueOutOfRange), not "not recognized".
+				return newError("100039", "22003", "Numeric value '%s' is out of range", m[1])
+			}
 		}
 		return newError("100038", "22018", "%s", msg)
 	case duckdb.ErrorTypeConstraint:

@@ -139,6 +139,10 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("sfemu: open DuckDB %q: %w", cfg.Path, err)
 	}
 	s.db = sql.OpenDB(connector)
+	if err := registerFunctions(ctx, s.db); err != nil {
+		_ = s.db.Close()
+		return nil, err
+	}
 	if err := s.initCatalog(ctx); err != nil {
 		_ = s.db.Close()
 		return nil, err

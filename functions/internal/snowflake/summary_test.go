@@ -71,3 +71,48 @@ func trimZeros(s string) string {
 	}
 	return fmt.Sprint(f)
 }
+
+// TestDailySummaryAmountBound shows why the shipped schema bounds amount: DAILY_SUMMARY
+// casts each amount to NUMBER(18,2), and one amount it cannot hold fails every read of the
+// summary with Snowflake's "Numeric value out of range" (100039), not only that record's day.
+// The schema's maximum, 9999999999999999.99, is the largest NUMBER(18,2).
+func TestDailySummaryAmountBound(t *testing.T) {
+	tests := []struct {
+		name   string
+		amount string
+		want   string // PURCHASE_AMOUNT; amount when empty
+		fails  bool
+	}{
+		{name: "largest amount", amount: "9999999999999999.99"},
+		{name: "largest amount after rounding", amount: "9999999999999999.994", want: "9999999999999999.99"},
+		{name: "rounding past NUMBER(18,2)", amount: "9999999999999999.995", fails: true},
+		{name: "beyond NUMBER(18,2)", amount: "10000000000000000", fails: true},
+		{name: "beyond NUMBER(18,2) as a DOUBLE", amount: "1e16", fails: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := emulator(t)
+			c := newClient(t, s, nil)
+			b := &Batch{Table: "RAW_DATA", LoadID: "load-bound", LoadedAt: time.Date(2026, 11, 3, 0, 0, 0, 0, time.UTC)}
+			f := b.AddFile(File{Bucket: "landing", Key: "big.json", VersionID: "v1", Sequencer: "0A", EventTime: time.Now()})
+			b.AddRecord(f, 1, []byte(`{"action":"view","timestamp":"2026-11-01T08:00:00Z"}`))
+			b.AddRecord(f, 2, []byte(`{"action":"purchase","amount":`+tt.amount+`,"timestamp":"2026-11-02T08:00:00Z"}`))
+			_, err := c.Load(context.Background(), b)
+			require.NoError(t, err, "the load itself never casts the amount")
+
+			_, rows, err := s.Query(context.Background(), `SELECT EVENT_DATE, PURCHASE_AMOUNT::VARCHAR FROM LOADER_DB.RAW.DAILY_SUMMARY ORDER BY EVENT_DATE`)
+			if tt.fails {
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), "100039 (22003)", "Snowflake's code for a numeric value out of range")
+				return
+			}
+			require.NoError(t, err)
+			require.Len(t, rows, 2, "both days, the one without the amount too")
+			want := tt.want
+			if want == "" {
+				want = tt.amount
+			}
+			assert.Equal(t, want, rows[1][1])
+		})
+	}
+}

@@ -97,6 +97,11 @@ func (h *Handler) checkFile(ctx context.Context, messageID string, obj s3event.O
 	h.count(obs.BytesAccepted, float64(size))
 	log.InfoContext(ctx, "file accepted", "outcome", "accepted", "table", table, "records", res.Records,
 		"bad_records", res.BadRecords, "format", string(res.Format))
+	if res.LossyRecords > 0 {
+		// LOSSY_NUMBERS=warn: the file loads, but Snowflake keeps fewer digits than were sent.
+		log.WarnContext(ctx, "numbers will be rounded by Snowflake", "lossy_records", res.LossyRecords,
+			"first", res.Warnings[0].Message, "line", res.Warnings[0].Line, "record", res.Warnings[0].Record)
+	}
 	return outcome{kind: outcomeAccepted, file: file, table: table}
 }
 

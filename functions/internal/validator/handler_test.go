@@ -149,6 +149,9 @@ func TestRejectedFilesGoToQuarantineWithAReport(t *testing.T) {
 		{"invalid/events.csv", "suffix"},
 		{"invalid/broken.ndjson.gz", "gzip"},
 		{"invalid/duplicate-key.ndjson", "duplicate_key"},
+		{"invalid/lone-surrogate.ndjson", "lone_surrogate"},
+		{"invalid/rounded-number.ndjson", "number_precision"},
+		{"invalid/amount-too-large.ndjson", "schema"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.file, func(t *testing.T) {
@@ -324,4 +327,23 @@ func TestMetricsLineCountsOutcomes(t *testing.T) {
 	assert.Equal(t, 1.0, line["BatchesStarted"])
 	assert.Equal(t, float64(good.Size), line["BytesAccepted"])
 	assert.Equal(t, 1.0, line["ColdStart"])
+}
+
+// TestLossyNumbersWarnLoadsAndLogs: with LOSSY_NUMBERS=warn, a file whose numbers Snowflake
+// would round is loaded, and the log says which number and how it is stored.
+func TestLossyNumbersWarnLoadsAndLogs(t *testing.T) {
+	st := newStack(t)
+	cfg := gate.DefaultConfig()
+	cfg.Precision = gate.PrecisionWarn
+	g, err := gate.New(cfg)
+	require.NoError(t, err)
+	st.handler.Gate = g
+	obj := st.putFile("invalid/rounded-number.ndjson") // rejected under the default, reject
+	resp := st.handle(notification(t, "m1", obj))
+	assert.Empty(t, failedIDs(resp))
+	require.Len(t, st.inputs(), 1, "the file is loaded")
+	logs := st.logs.String()
+	assert.Contains(t, logs, `"msg":"numbers will be rounded by Snowflake"`)
+	assert.Contains(t, logs, `"lossy_records":1`)
+	assert.Contains(t, logs, "loaded as the DOUBLE 1.2345678901234568e+41")
 }

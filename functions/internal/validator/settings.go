@@ -77,6 +77,14 @@ func LoadSettings(getenv func(string) string) (Settings, error) {
 			s.Gate.MaxRatio = r
 		}
 	}
+	if v := strings.ToLower(strings.TrimSpace(getenv("LOSSY_NUMBERS"))); v != "" {
+		switch p := gate.Precision(v); p {
+		case gate.PrecisionReject, gate.PrecisionWarn:
+			s.Gate.Precision = p
+		default:
+			bad("LOSSY_NUMBERS", fmt.Sprintf("must be %q or %q, got %q", gate.PrecisionReject, gate.PrecisionWarn, v))
+		}
+	}
 	if v := strings.TrimSpace(getenv("VALIDATOR_TIME_MARGIN")); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil || d < 0 {

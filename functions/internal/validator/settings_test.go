@@ -5,6 +5,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/keyless-etl/s3-snowflake-loader/functions/internal/gate"
 )
 
 func env(m map[string]string) func(string) string {
@@ -19,6 +21,33 @@ func TestLoadConfigDefaults(t *testing.T) {
 	assert.Equal(t, 100, s.Validator.Caps.MaxFiles)
 	assert.Equal(t, int64(512<<20), s.Validator.Caps.MaxBytes)
 	assert.Equal(t, "RAW_DATA", s.Router.Table("incoming/x.json", ""))
+	assert.Equal(t, gate.PrecisionReject, s.Gate.Precision)
+}
+
+func TestLoadConfigLossyNumbers(t *testing.T) {
+	arn := "arn:aws:states:us-east-1:123456789012:stateMachine:loader"
+	tests := []struct {
+		value string
+		want  gate.Precision
+		bad   bool
+	}{
+		{value: "", want: gate.PrecisionReject},
+		{value: "reject", want: gate.PrecisionReject},
+		{value: " WARN ", want: gate.PrecisionWarn},
+		{value: "round", bad: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.value, func(t *testing.T) {
+			s, err := LoadSettings(env(map[string]string{"STATE_MACHINE_ARN": arn, "LOSSY_NUMBERS": tt.value}))
+			if tt.bad {
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), `LOSSY_NUMBERS must be "reject" or "warn", got "round"`)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, s.Gate.Precision)
+		})
+	}
 }
 
 func TestLoadConfigNamesEveryProblem(t *testing.T) {

@@ -1,6 +1,7 @@
 package snowsql
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 )
@@ -158,23 +159,34 @@ func rename(duck string) func(c *callCtx) (item, error) {
 
 var functions map[string]func(c *callCtx) (item, error)
 
+// parseJSONCall translates PARSE_JSON(expr [, parameter]) and TRY_PARSE_JSON to the
+// emulator's own reading of JSON (ParseJSON), through ParseJSONFunction.
+func parseJSONCall(c *callCtx, try bool) (item, error) {
+	if err := c.arity(1, 2); err != nil {
+		return item{}, err
+	}
+	a := c.args[0]
+	if a.kind == kindJSON {
+		a.sql = a.unwrapped()
+	}
+	param := "'s'"
+	if len(c.args) == 2 {
+		p := c.args[1]
+		if !p.isLit || p.lit != String || !strings.EqualFold(c.raw[1][0].Text, "s") && !strings.EqualFold(c.raw[1][0].Text, "d") {
+			return item{}, compileErr("invalid value [%s] for parameter of function %s; use 's' or 'd'", source(c.tr.src, c.raw[1]), c.name)
+		}
+		param = QuoteString(strings.ToLower(c.raw[1][0].Text))
+	}
+	return item{sql: fmt.Sprintf("CAST(%s(%s, %s, %t) AS JSON)", ParseJSONFunction, a.sql, param, try), kind: kindJSON}, nil
+}
+
 func init() {
 	functions = map[string]func(c *callCtx) (item, error){
 		"PARSE_JSON": func(c *callCtx) (item, error) {
-			if err := c.arity(1, 2); err != nil {
-				return item{}, err
-			}
-			a := c.args[0]
-			if a.kind == kindJSON {
-				a.sql = a.unwrapped()
-			}
-			return item{sql: "CAST(" + a.sql + " AS JSON)", kind: kindJSON}, nil
+			return parseJSONCall(c, false)
 		},
 		"TRY_PARSE_JSON": func(c *callCtx) (item, error) {
-			if err := c.arity(1, 2); err != nil {
-				return item{}, err
-			}
-			return item{sql: "TRY_CAST(" + c.args[0].sql + " AS JSON)", kind: kindJSON}, nil
+			return parseJSONCall(c, true)
 		},
 		"TO_VARIANT": func(c *callCtx) (item, error) {
 			if err := c.arity(1, 1); err != nil {
@@ -188,8 +200,14 @@ func init() {
 				return item{}, err
 			}
 			a := c.args[0]
-			if a.kind == kindJSON {
+			switch a.kind {
+			case kindJSON:
 				return item{sql: "CAST(" + a.sql + " AS VARCHAR)", kind: kindOther}, nil
+			case kindUnknown:
+				// A VARIANT column is text already; DuckDB's to_json would read it again and
+				// write its decimals back as doubles, losing digits Snowflake keeps. typeof
+				// is folded while DuckDB binds the statement, so only one branch survives.
+				return item{sql: "(CASE WHEN typeof(" + a.sql + ") = 'JSON' THEN CAST(" + a.sql + " AS VARCHAR) ELSE CAST(to_json(" + a.sql + ") AS VARCHAR) END)", kind: kindOther}, nil
 			}
 			return item{sql: "CAST(to_json(" + a.sql + ") AS VARCHAR)", kind: kindOther}, nil
 		},

@@ -48,6 +48,10 @@ type item struct {
 	lit     Kind // String or Number for a bare literal; Op for an operator; Word for a keyword
 	isLit   bool
 	strList bool // a parenthesised list of string literals, for IN
+	// pathBase and path are set on a VARIANT path (payload:amount) whose last step is
+	// json_extract(pathBase, path): a cast to a number reads the value from there, since
+	// json_extract would hand it over as a double.
+	pathBase, path string
 }
 
 func (it item) unwrapped() string { return "json_extract_string(" + it.sql + ", '$')" }

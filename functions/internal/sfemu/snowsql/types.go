@@ -74,6 +74,11 @@ func mapType(name string, args []string) (sqlType, error) {
 	return t, nil
 }
 
+// numeric reports whether t is one of the number types.
+func (t sqlType) numeric() bool {
+	return strings.HasPrefix(t.duck, "DECIMAL") || t.duck == "DOUBLE"
+}
+
 // readType reads a type at nodes[i]: a name, possibly of several words (DOUBLE PRECISION,
 // TIMESTAMP WITH TIME ZONE), and an optional argument group. It returns the node after it.
 func readType(nodes []*node, i int) (name string, args []string, next int, ok bool) {
@@ -142,6 +147,14 @@ func castTo(x item, t sqlType, try bool) item {
 		}
 	case x.kind == kindJSON && t.text:
 		out.sql = unwrapped
+	case x.kind == kindJSON && t.numeric():
+		// DuckDB reads a JSON number as a double, so 9999999999999999.99 would become 1e16;
+		// Snowflake keeps the NUMBER in a VARIANT exact. JSONScalarFunction reads the text.
+		base, path := x.sql, "$"
+		if x.pathBase != "" {
+			base, path = x.pathBase, x.path
+		}
+		out.sql = plain(JSONScalarFunction + "(" + base + ", " + QuoteString(path) + ")")
 	case x.kind == kindJSON:
 		out.sql = plain(unwrapped)
 	case x.kind == kindOther:

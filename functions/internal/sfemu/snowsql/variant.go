@@ -80,9 +80,11 @@ func applyPath(base item, steps []pathStep) item {
 	// A path on a VARCHAR holding JSON text parses it, which json_extract does too.
 	expr := base.sql
 	var path strings.Builder
+	var lastBase, lastPath string // the json_extract that produced expr, if one did last
 	emit := func() {
 		if path.Len() > 0 {
-			expr = "json_extract(" + expr + ", " + QuoteString("$"+path.String()) + ")"
+			lastBase, lastPath = expr, "$"+path.String()
+			expr = "json_extract(" + expr + ", " + QuoteString(lastPath) + ")"
 			path.Reset()
 		}
 	}
@@ -92,6 +94,7 @@ func applyPath(base item, steps []pathStep) item {
 			emit()
 			// A computed subscript is a key when it is text and an index otherwise.
 			d := s.dynamic
+			lastBase, lastPath = "", ""
 			expr = "(CASE WHEN typeof(" + d + ") = 'VARCHAR' THEN json_extract(" + expr + ", '$.\"' || replace(CAST(" + d +
 				" AS VARCHAR), '\"', '\\\"') || '\"') ELSE json_extract(" + expr + ", TRY_CAST(" + d + " AS BIGINT)) END)"
 		case s.index != "":
@@ -101,7 +104,7 @@ func applyPath(base item, steps []pathStep) item {
 		}
 	}
 	emit()
-	return item{sql: expr, kind: kindJSON}
+	return item{sql: expr, kind: kindJSON, pathBase: lastBase, path: lastPath}
 }
 
 // joinItems writes the items out, first giving comparisons between a VARIANT and a literal
