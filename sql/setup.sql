@@ -78,8 +78,10 @@ CREATE ROLE IF NOT EXISTS LOADER_ROLE COMMENT = 'S3 loader Lambda (workload iden
 GRANT USAGE ON WAREHOUSE LOADER_WH TO ROLE LOADER_ROLE;
 GRANT USAGE ON DATABASE LOADER_DB TO ROLE LOADER_ROLE;
 GRANT USAGE ON SCHEMA LOADER_DB.RAW TO ROLE LOADER_ROLE;
--- A load stages its batch in a session-scoped TEMPORARY table, and creating any table,
--- temporary ones included, takes CREATE TABLE on the schema.
+-- A load uploads its batch to the loader user's own stage (@~), which takes no grant: every
+-- user owns one. It copies the files into a session-scoped TEMPORARY table, and creating any
+-- table, temporary ones included, takes CREATE TABLE on the schema. No CREATE STAGE: the
+-- user stage makes a named or temporary stage unnecessary.
 GRANT CREATE TABLE ON SCHEMA LOADER_DB.RAW TO ROLE LOADER_ROLE;
 -- SELECT reads the event time of a loaded version; DELETE removes the rows of a version
 -- that a newer one (or a reload of the same one) replaces.

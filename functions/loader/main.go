@@ -14,6 +14,7 @@ import (
 
 	"github.com/keyless-etl/s3-snowflake-loader/functions/internal/loader"
 	"github.com/keyless-etl/s3-snowflake-loader/functions/internal/obs"
+	"github.com/keyless-etl/s3-snowflake-loader/functions/internal/snowflake"
 )
 
 func main() {
@@ -37,6 +38,12 @@ func main() {
 			logger.Error("loader cannot start", "error", err.Error())
 			os.Exit(1)
 		}
+	}
+
+	// A batch spools to the writable directory while it loads; one that a timeout cut short
+	// left its files there, and this execution environment keeps them.
+	if err := snowflake.RemoveSpools(settings.Snowflake.TmpDir); err != nil {
+		logger.Warn("could not remove batches an earlier run left in the temporary directory", "error", err.Error())
 	}
 
 	ctx := context.Background()

@@ -7,6 +7,8 @@ import (
 	"github.com/awslabs/goformation/v7/cloudformation/policies"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/keyless-etl/s3-snowflake-loader/functions/internal/s3local"
 )
 
 func TestDataBucket(t *testing.T) {
@@ -99,6 +101,14 @@ func TestBucketNotifications(t *testing.T) {
 		got = append(got, f.suffix)
 	}
 	assert.ElementsMatch(t, want, got, "one configuration per accepted suffix")
+
+	// The local S3 delivers by the same filters, so a file the deployed bucket would never
+	// announce is not announced locally either.
+	var local []filter
+	for _, f := range s3local.IngestFilters {
+		local = append(local, filter{event: "s3:ObjectCreated:*", prefix: f.Prefix, suffix: f.Suffix})
+	}
+	assert.ElementsMatch(t, filters, local, "s3local.IngestFilters says what template.yaml says")
 
 	// S3 rejects two configurations for the same event whose filters overlap: prefixes where
 	// one starts the other, and suffixes where one ends the other.

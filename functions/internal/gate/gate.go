@@ -221,7 +221,7 @@ func (c *checker) record(rec records.Record) {
 		if err := c.g.sch.Validate(decoded); err != nil {
 			v = invalid
 			if needMessage {
-				c.findings = append(c.findings, schemaFinding(rec, err))
+				c.findings = append(c.findings, schemaFinding(c.g.sch, decoded, rec, err))
 			}
 		} else {
 			v = valid
@@ -294,9 +294,9 @@ func decode(raw []byte) any {
 // maxCauses is how many schema errors of one record its finding spells out.
 const maxCauses = 5
 
-// schemaFinding turns the library's error tree into one finding: each leaf error with the
-// JSON pointer of the failing value and the schema keyword that failed.
-func schemaFinding(rec records.Record, err error) Finding {
+// schemaFinding turns the library's error tree into one finding: each leaf error as a
+// sentence about the record's field (messages.go).
+func schemaFinding(root *jsonschema.Schema, decoded any, rec records.Record, err error) Finding {
 	f := Finding{Rule: RuleSchema, Record: rec.Number, Line: rec.Line, Offset: rec.Offset}
 	var verr *jsonschema.ValidationError
 	if !errors.As(err, &verr) {
@@ -320,25 +320,10 @@ func schemaFinding(rec records.Record, err error) Finding {
 			msgs = append(msgs, fmt.Sprintf("and %d more", len(leaves)-maxCauses))
 			break
 		}
-		msgs = append(msgs, fmt.Sprintf("%s [%s]", l.Error(), keywordLocation(l)))
+		msgs = append(msgs, plainMessage(root, decoded, l))
 	}
 	f.Message = strings.Join(msgs, "; ")
 	return f
-}
-
-// keywordLocation is the schema keyword that failed, as a JSON pointer into the schema
-// ("/properties/amount/minimum").
-func keywordLocation(e *jsonschema.ValidationError) string {
-	loc := e.SchemaURL
-	if i := strings.IndexByte(loc, '#'); i >= 0 {
-		loc = loc[i+1:]
-	} else {
-		loc = ""
-	}
-	for _, k := range e.ErrorKind.KeywordPath() {
-		loc += "/" + strings.NewReplacer("~", "~0", "/", "~1").Replace(k)
-	}
-	return loc
 }
 
 func (c *checker) result() Result {

@@ -281,7 +281,7 @@ func TestUnsupportedSchemaUsesTheLibrary(t *testing.T) {
 	assert.Equal(t, RuleSchema, res.Rule)
 	require.Len(t, res.Findings, 1)
 	assert.Equal(t, int64(2), res.Findings[0].Record)
-	assert.Contains(t, res.Findings[0].Message, "'/x-n'")
+	assert.Contains(t, res.Findings[0].Message, "`x-n`")
 }
 
 // FuzzPlan checks the scanner against json.Valid, encoding/json's keys and the reference of

@@ -142,6 +142,8 @@ func (h *Handler) load(ctx context.Context, in batch.Input) (Output, int64, erro
 
 	keptAs := newestPerKey(in.Files)
 	b := &snowflake.Batch{Table: in.Table, LoadID: in.Name, LoadedAt: h.now()}
+	// The batch spools its records to /tmp; a batch that never reaches Load is removed here.
+	defer b.Close()
 	index := make([]int, len(in.Files)) // batch file index of each kept input file
 	limit := h.maxBatchBytes()
 	for i, f := range in.Files {

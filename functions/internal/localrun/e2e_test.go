@@ -1,9 +1,11 @@
 package localrun
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -118,12 +120,64 @@ func TestEndToEnd(t *testing.T) {
 	s := run(t, Options{Dir: base, Files: generated, Records: perFile, Seed: 7})
 	assert.Equal(t, 200, s.Uploaded)
 	assert.Equal(t, wantFiles, s.Files.Accepted)
-	assert.Equal(t, len(invalid), s.Files.Rejected)
+	assert.Equal(t, wantFiles, s.Files.Loaded)
+	// S3 announces only the suffixes of the template's notification filters: events.csv is
+	// never delivered, so it is not rejected either.
+	assert.Equal(t, len(invalid)-1, s.Files.Rejected)
+	assert.Equal(t, 1, s.Files.NotDelivered)
 	assert.Equal(t, 0, s.DeadLetter.Depth)
 	assert.Equal(t, wantRows, s.RowsLoaded)
 	assert.Equal(t, wantRows, s.Snowflake.RawRows)
 	assert.Equal(t, int64(wantFiles), s.Snowflake.FileLoads)
 	assert.Equal(t, 0, s.Executions.Failed)
+
+	t.Run("the summary names each file with its outcome", func(t *testing.T) {
+		byKey := map[string]FileResult{}
+		for _, f := range s.PerFile {
+			byKey[f.Key] = f
+		}
+		assert.Len(t, s.PerFile, 200)
+		for _, name := range invalid {
+			f, ok := byKey["incoming/samples/invalid/"+name]
+			if !assert.True(t, ok, name) {
+				continue
+			}
+			if name == "events.csv" {
+				assert.Equal(t, StatusNotDelivered, f.Status)
+				assert.Empty(t, f.Rule)
+				continue
+			}
+			assert.Equal(t, StatusRejected, f.Status, name)
+			assert.NotEmpty(t, f.Rule, name)
+			assert.NotEmpty(t, f.Problem, name)
+			assert.Equal(t, quarantinePrefix+"samples/invalid/"+name+reportSuffix, f.Report)
+			assert.FileExists(t, f.ReportPath, name)
+		}
+		var loadedRows int64
+		for _, f := range s.PerFile {
+			if f.Status == StatusLoaded {
+				loadedRows += f.Rows
+			}
+		}
+		assert.Equal(t, wantRows, loadedRows, "the rows of each file add up")
+
+		var text bytes.Buffer
+		s.WriteText(&text)
+		assert.Contains(t, text.String(), "Not delivered (suffix)")
+		assert.Contains(t, text.String(), "  incoming/samples/invalid/events.csv\n")
+		assert.Contains(t, text.String(), "  incoming/samples/invalid/truncated.ndjson\n    rule json: line 2:")
+		assert.Contains(t, text.String(), "DAILY_SUMMARY (cumulative")
+		var asJSON bytes.Buffer
+		require.NoError(t, s.WriteJSON(&asJSON))
+		var decoded struct {
+			PerFile []map[string]any `json:"per_file"`
+		}
+		require.NoError(t, json.Unmarshal(asJSON.Bytes(), &decoded))
+		require.Len(t, decoded.PerFile, 200)
+		for _, k := range []string{"key", "version", "status", "rows", "rule", "report"} {
+			assert.Contains(t, decoded.PerFile[0], k)
+		}
+	})
 
 	t.Run("every rejected file is in quarantine with its report", func(t *testing.T) {
 		srv, err := s3local.Start(context.Background(), s3local.Options{Dir: filepath.Join(base, "s3")})
@@ -131,6 +185,9 @@ func TestEndToEnd(t *testing.T) {
 		defer srv.Close()
 		client := srv.Client()
 		for _, name := range invalid {
+			if name == "events.csv" {
+				continue // never delivered
+			}
 			key := quarantinePrefix + "samples/invalid/" + name
 			_, err := client.HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: aws.String(bucketName), Key: aws.String(key)})
 			assert.NoError(t, err, "quarantined copy of %s", name)
@@ -156,6 +213,11 @@ func TestEndToEnd(t *testing.T) {
 	t.Run("running again on the same data leaves the same tables", func(t *testing.T) {
 		again := run(t, Options{Dir: base, Files: generated, Records: perFile, Seed: 7})
 		assert.Equal(t, 0, again.DeadLetter.Depth)
+		assert.Equal(t, wantFiles, again.Files.Unchanged, "the same versions again")
+		assert.Equal(t, 0, again.Files.Loaded)
+		var text bytes.Buffer
+		again.WriteText(&text)
+		assert.Contains(t, text.String(), fmt.Sprintf("Files accepted          %d: 0 loaded, %d unchanged (already loaded)", wantFiles, wantFiles))
 		emu := snowflakeAfter(t, base)
 		raw, summary := content(t, emu)
 		assert.Equal(t, baseRaw, raw)
@@ -195,6 +257,15 @@ func TestDemo(t *testing.T) {
 	require.NoError(t, err)
 	assert.Contains(t, string(logs), "Unable to find an associated Snowflake user for the verified AWS Caller Identity with ARN")
 	assert.Contains(t, string(logs), "CREATE USER LAMBDA_LOADER_BOT TYPE = SERVICE WORKLOAD_IDENTITY = (TYPE = AWS ARN = '"+loaderRoleARN+"')")
+
+	// A copy of the state folder (cp -r gives every file a new time) redrives as well as the
+	// original: the local S3 keeps each object's ETag.
+	copied := t.TempDir()
+	require.NoError(t, os.CopyFS(copied, os.DirFS(dir)))
+	fromCopy := run(t, Options{Dir: copied, Demo: "success", Seed: 1})
+	assert.Equal(t, 0, fromCopy.DeadLetter.Depth)
+	assert.Equal(t, 0, fromCopy.Files.Skipped, "no object looks overwritten")
+	assert.Equal(t, validRows, fromCopy.Snowflake.RawRows)
 
 	success := run(t, Options{Dir: dir, Demo: "success", Seed: 1})
 	assert.Equal(t, 0, success.DeadLetter.Depth)

@@ -89,8 +89,8 @@ func (f *faults) s3(next http.Handler) http.Handler {
 }
 
 // snowflakeProxy stands between the driver and the emulator, like the network does. With
-// probability rate, a load attempt (which starts by filling its stage table) gets one of its
-// statements answered with the error Snowflake gives when a statement is cancelled by a
+// probability rate, a load attempt (which starts with the PUT of its files to the stage) gets
+// one of its statements, from the PUT to the INSERT, answered with the error Snowflake gives when a statement is cancelled by a
 // warehouse timeout; that statement does not run. Drawing once per attempt, not per
 // statement, makes the rate mean what it says for a load: a fifth of attempts fail at 0.2.
 func (f *faults) snowflakeProxy(target string) (*http.Server, string, error) {
@@ -117,8 +117,9 @@ func (f *faults) snowflakeProxy(target string) (*http.Server, string, error) {
 
 		mu.Lock()
 		switch {
-		case strings.HasPrefix(sql, "INSERT OVERWRITE INTO LOAD_STAGE") && f.hit():
-			pending[session] = f.pick(5)
+		case strings.HasPrefix(sql, "PUT ") && f.hit():
+			// PUT, COPY, SELECT, MERGE, DELETE, INSERT: any of the batch's work.
+			pending[session] = f.pick(6)
 		case sql == "COMMIT" || sql == "ROLLBACK":
 			// A fault not reached by the end of its attempt is dropped.
 			delete(pending, session)

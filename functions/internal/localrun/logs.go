@@ -8,11 +8,13 @@ import (
 
 // tally counts what the handlers report in their logs (the "outcome" and "rule" keys), the
 // way an operator would count log lines in CloudWatch, so the local runner shows progress
-// without reaching into the handlers.
+// without reaching into the handlers. With files set, it also keeps each file's verdict.
 type tally struct {
 	mu       sync.Mutex
 	outcomes map[string]int
 	rules    map[string]int
+	records  int64 // records in the files accepted
+	files    *fileResults
 }
 
 func newTally() *tally {
@@ -32,20 +34,34 @@ func (t *tally) snapshot() (map[string]int, map[string]int) {
 	return o, r
 }
 
-// countingHandler passes records on and tallies their outcome.
+func (t *tally) acceptedRecords() int64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.records
+}
+
+// countingHandler passes records on and tallies their outcome. The file a line is about
+// comes from the logger's attributes (the validator's logger.With("s3_key", ...)), so they
+// are kept as they are added.
 type countingHandler struct {
 	slog.Handler
-	tally *tally
+	tally        *tally
+	key, version string
 }
 
 func (h countingHandler) Handle(ctx context.Context, r slog.Record) error {
-	var outcome, rule string
+	var outcome, rule, quarantine string
+	var records int64
 	r.Attrs(func(a slog.Attr) bool {
 		switch a.Key {
 		case "outcome":
 			outcome = a.Value.String()
 		case "rule":
 			rule = a.Value.String()
+		case "records":
+			records = a.Value.Int64()
+		case "quarantine_key":
+			quarantine = a.Value.String()
 		}
 		return true
 	})
@@ -55,15 +71,42 @@ func (h countingHandler) Handle(ctx context.Context, r slog.Record) error {
 		if outcome == "rejected" && rule != "" {
 			h.tally.rules[rule]++
 		}
+		if outcome == "accepted" {
+			h.tally.records += records
+		}
 		h.tally.mu.Unlock()
+		if h.tally.files != nil && h.key != "" {
+			switch outcome {
+			case "accepted":
+				h.tally.files.set(h.key, h.version, func(f *FileResult) { f.Status, f.Rows = StatusAccepted, records })
+			case "rejected":
+				h.tally.files.set(h.key, h.version, func(f *FileResult) {
+					f.Status, f.Rule, f.Rows = StatusRejected, rule, 0
+					if quarantine != "" {
+						f.Report = quarantine + reportSuffix
+					}
+				})
+			case "skipped":
+				h.tally.files.set(h.key, h.version, func(f *FileResult) { f.Status = StatusSkipped })
+			}
+		}
 	}
 	return h.Handler.Handle(ctx, r)
 }
 
 func (h countingHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
-	return countingHandler{Handler: h.Handler.WithAttrs(attrs), tally: h.tally}
+	out := countingHandler{Handler: h.Handler.WithAttrs(attrs), tally: h.tally, key: h.key, version: h.version}
+	for _, a := range attrs {
+		switch a.Key {
+		case "s3_key":
+			out.key = a.Value.String()
+		case "version_id":
+			out.version = a.Value.String()
+		}
+	}
+	return out
 }
 
 func (h countingHandler) WithGroup(name string) slog.Handler {
-	return countingHandler{Handler: h.Handler.WithGroup(name), tally: h.tally}
+	return countingHandler{Handler: h.Handler.WithGroup(name), tally: h.tally, key: h.key, version: h.version}
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/keyless-etl/s3-snowflake-loader/functions/internal/gendata"
+	"github.com/keyless-etl/s3-snowflake-loader/functions/internal/validator"
 	scripts "github.com/keyless-etl/s3-snowflake-loader/sql"
 )
 
@@ -39,11 +40,23 @@ type Options struct {
 	Demo string
 	// Redrive moves the dead-letter queue back to the ingest queue before processing.
 	Redrive bool
-	Seed    int64
+	// RedriveAtEnd, with faults, redrives what reached the dead-letter queue once the run is
+	// done, until the queue is empty or stops shrinking.
+	RedriveAtEnd bool
+	Seed         int64
+	// Validator holds the validator's settings as the Lambda's environment would
+	// (SCHEMA_URI, MAX_BAD_RECORDS, ROUTES, ...); the local deployment's own names win.
+	Validator map[string]string
 	// Progress receives a progress line now and then; nil shows none.
 	Progress io.Writer
+	// ProgressWidth, when set, says that Progress is a terminal and how wide it is now: the
+	// line is redrawn in place and cut to fit. Unset, progress is a plain line now and then.
+	ProgressWidth func() int
 	// Timeout bounds the whole run.
 	Timeout time.Duration
+
+	// onExecution, when set, is called as each execution starts (tests stop a run there).
+	onExecution func()
 }
 
 // DefaultOptions is the main job with no flags.
@@ -57,8 +70,12 @@ func (o Options) Validate() error {
 	if o.Files < 0 || o.Records < 1 && o.Files > 0 {
 		problems = append(problems, "--files must be 0 or more and --records at least 1")
 	}
-	if o.Faults < 0 || o.Faults >= 1 {
-		problems = append(problems, fmt.Sprintf("--faults %.2f must be at least 0 and below 1", o.Faults))
+	// Written so that NaN, which compares false with everything, fails too.
+	if !(o.Faults >= 0 && o.Faults < 1) {
+		problems = append(problems, fmt.Sprintf("--faults %v must be a number at least 0 and below 1", o.Faults))
+	}
+	if o.RedriveAtEnd && o.Faults == 0 {
+		problems = append(problems, "--redrive-at-end goes with --faults: without injected faults nothing is dead-lettered that a redrive would fix")
 	}
 	switch o.Demo {
 	case "", "fail", "success":
@@ -70,13 +87,33 @@ func (o Options) Validate() error {
 			problems = append(problems, fmt.Sprintf("--data %s is not a folder", o.DataDir))
 		}
 	}
+	if _, err := validator.LoadSettings(o.validatorEnv(map[string]string{"STATE_MACHINE_ARN": stateMachineARN})); err != nil {
+		problems = append(problems, "the validator's settings: "+strings.TrimPrefix(err.Error(), "validator configuration: "))
+	}
 	if len(problems) > 0 {
 		return errors.New(strings.Join(problems, "; "))
 	}
 	return nil
 }
 
-// Run runs the pipeline once and returns what happened.
+// validatorEnv is the validator's environment: the deployment's names, then the settings
+// a person chose.
+func (o Options) validatorEnv(deployment map[string]string) func(string) string {
+	return func(name string) string {
+		if v, ok := deployment[name]; ok {
+			return v
+		}
+		return o.Validator[name]
+	}
+}
+
+// ErrInterrupted says that the run was stopped (Ctrl-C or --timeout) before anything was
+// uploaded or processed: nothing changed.
+var ErrInterrupted = errors.New("interrupted before any file was processed; nothing changed")
+
+// Run runs the pipeline once and returns what happened. When ctx ends (Ctrl-C) or the
+// timeout passes, it stops at once: what was committed stays, what was not stays queued for
+// the next run, and the summary says so (Summary.Interrupted).
 func Run(ctx context.Context, opt Options) (*Summary, error) {
 	if err := opt.Validate(); err != nil {
 		return nil, err
@@ -89,50 +126,100 @@ func Run(ctx context.Context, opt Options) (*Summary, error) {
 	started := time.Now()
 	st, err := startStack(ctx, opt)
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ErrInterrupted
+		}
 		return nil, err
 	}
 	defer st.close()
 
 	stop := st.showProgress(started)
 	defer stop()
-	uploaded := 0
+	uploaded, err := st.work(ctx)
+	stop()
+	if err != nil && ctx.Err() == nil {
+		return nil, err
+	}
+	// The summary reads the tables after the run; an interrupted run still gets one, so it
+	// must not use the context that ended.
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	defer cancel()
+	s, serr := st.summary(sctx, uploaded, time.Since(started))
+	if serr != nil {
+		return nil, serr
+	}
+	if ctx.Err() != nil {
+		s.Interrupted = true
+		s.InterruptedBy = "Ctrl-C"
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			s.InterruptedBy = fmt.Sprintf("the --timeout of %s", opt.Timeout)
+		}
+	}
+	return s, nil
+}
+
+// work uploads what the run was asked to, and processes it.
+func (st *stack) work(ctx context.Context) (uploaded int, err error) {
+	opt := st.opt
 	switch {
 	case opt.Demo == "fail":
 		// Part I: the Lambda's role is not trusted by any Snowflake user yet.
 		if err := st.emu.ExecScript(ctx, "DROP USER IF EXISTS LAMBDA_LOADER_BOT;", nil); err != nil {
-			return nil, err
+			return 0, err
 		}
 		if uploaded, err = st.uploadSamples(ctx); err != nil {
-			return nil, err
+			return uploaded, err
 		}
 	case opt.Demo == "success":
 		// Part II: create the WIF user, then redrive what Part I dead-lettered.
 		if err := st.createUser(ctx); err != nil {
-			return nil, err
+			return 0, err
 		}
 		if _, err := st.dlq.Redrive(ctx, st.ingest, 0); err != nil {
-			return nil, err
+			return 0, err
 		}
 	default:
 		if err := st.createUser(ctx); err != nil {
-			return nil, err
+			return 0, err
 		}
 		if opt.Redrive {
 			if _, err := st.dlq.Redrive(ctx, st.ingest, 0); err != nil {
-				return nil, err
+				return 0, err
 			}
 		} else if uploaded, err = st.uploadDataset(ctx); err != nil {
-			return nil, err
+			return uploaded, err
 		}
 	}
-
-	err = st.process(ctx)
-	stop()
-	if err != nil {
-		return nil, err
+	if err := st.process(ctx); err != nil {
+		return uploaded, err
 	}
-	return st.summary(ctx, uploaded, time.Since(started))
+	if opt.RedriveAtEnd {
+		return uploaded, st.redriveUntilEmpty(ctx)
+	}
+	return uploaded, nil
 }
+
+// redriveUntilEmpty redrives the dead-letter queue until it is empty, at most
+// maxRedriveRounds times: injected faults are transient, so each round is a fresh chance,
+// but a failure that outlasts them all needs a person.
+func (st *stack) redriveUntilEmpty(ctx context.Context) error {
+	for range maxRedriveRounds {
+		depth, _ := st.dlq.Depth()
+		if depth == 0 {
+			return nil
+		}
+		if _, err := st.dlq.Redrive(ctx, st.ingest, 0); err != nil {
+			return err
+		}
+		st.redriven.Add(int64(depth))
+		if err := st.process(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+const maxRedriveRounds = 5
 
 func (st *stack) createUser(ctx context.Context) error {
 	return st.emu.ExecScript(ctx, scripts.LambdaWID, map[string]string{"role_arn": loaderRoleARN})
@@ -141,10 +228,12 @@ func (st *stack) createUser(ctx context.Context) error {
 // process delivers every queued message to the validator and waits for the executions it
 // starts to end.
 func (st *stack) process(ctx context.Context) error {
-	if err := st.mapping.Drain(ctx); err != nil {
+	err := st.mapping.Drain(ctx)
+	// Executions end with the run's context, so this wait is short when the run is stopped.
+	st.sfn.Wait()
+	if err != nil && ctx.Err() == nil {
 		return fmt.Errorf("processing the ingest queue: %w", err)
 	}
-	st.sfn.Wait()
 	return ctx.Err()
 }
 
@@ -169,13 +258,36 @@ func (st *stack) uploadDataset(ctx context.Context) (int, error) {
 			if err := st.mapping.Drain(ctx); err != nil {
 				return n + last, err
 			}
+			// Loads wait for the two loader containers; without a bound, executions of a
+			// large dataset would pile up, each holding its batch.
+			if err := st.waitForLoads(ctx, maxPendingLoads); err != nil {
+				return n + last, err
+			}
 		}
 	}
 	return n + st.opt.Files, nil
 }
 
-// uploadChunk is how many generated files go up before the queue is worked off.
-const uploadChunk = 500
+// uploadChunk is how many generated files go up before the queue is worked off;
+// maxPendingLoads is how many executions may still be running when the next chunk goes up.
+const (
+	uploadChunk     = 500
+	maxPendingLoads = 8
+)
+
+// waitForLoads waits until at most n executions are running.
+func (st *stack) waitForLoads(ctx context.Context, n int) error {
+	t := time.NewTicker(20 * time.Millisecond)
+	defer t.Stop()
+	for st.sfn.Running() > n {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+	return nil
+}
 
 // uploadGenerated uploads generated files first to last-1, eight at a time.
 func (st *stack) uploadGenerated(ctx context.Context, first, last int) error {
@@ -192,6 +304,10 @@ func (st *stack) uploadGenerated(ctx context.Context, first, last int) error {
 			defer func() { <-sem }()
 			var buf bytes.Buffer
 			_, err := gendata.WriteNDJSON(&buf, gendata.Options{Seed: st.opt.Seed*1_000_003 + int64(i), Records: st.opt.Records})
+			if err == nil {
+				key := fmt.Sprintf("incoming/generated/events-%05d.ndjson", i+1)
+				err = st.noteSameContent(ctx, key, bytes.NewReader(buf.Bytes()))
+			}
 			if err == nil {
 				key := fmt.Sprintf("incoming/generated/events-%05d.ndjson", i+1)
 				_, err = client.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucketName), Key: aws.String(key), Body: bytes.NewReader(buf.Bytes())})
@@ -238,7 +354,12 @@ func (st *stack) uploadDir(ctx context.Context, dir, prefix string) (int, error)
 		if err != nil {
 			return 0, err
 		}
-		_, err = client.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucketName), Key: aws.String(prefix + filepath.ToSlash(rel)), Body: f})
+		key := prefix + filepath.ToSlash(rel)
+		if err := st.noteSameContent(ctx, key, f); err != nil {
+			f.Close()
+			return 0, fmt.Errorf("read %s: %w", p, err)
+		}
+		_, err = client.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucketName), Key: aws.String(key), Body: f})
 		f.Close()
 		if err != nil {
 			return 0, fmt.Errorf("upload %s: %w", p, err)

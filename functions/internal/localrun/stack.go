@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -19,8 +20,10 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/gofrs/flock"
 
 	"github.com/keyless-etl/s3-snowflake-loader/functions/internal/asl"
+	"github.com/keyless-etl/s3-snowflake-loader/functions/internal/batch"
 	"github.com/keyless-etl/s3-snowflake-loader/functions/internal/loader"
 	"github.com/keyless-etl/s3-snowflake-loader/functions/internal/s3event"
 	"github.com/keyless-etl/s3-snowflake-loader/functions/internal/s3local"
@@ -96,6 +99,28 @@ type stack struct {
 	mu       sync.Mutex
 	runs     []runRecord
 	all      []*loaderContainer
+
+	// ctx is the run's context: executions end with it, as they would be stopped.
+	ctx context.Context
+	// lock keeps a second run off the same state folder.
+	lock *flock.Flock
+	// queuesLoaded says that the saved queues were read, so saving them loses nothing.
+	queuesLoaded bool
+	files        *fileResults
+	// notDelivered counts objects created under incoming/ that no notification filter
+	// matches.
+	notDelivered atomic.Int64
+	// loadingRows counts the records of the batches being loaded right now; requeued the
+	// batches an interruption stopped; redriven the messages redriven at the end.
+	loadingRows atomic.Int64
+	requeued    atomic.Int64
+	redriven    atomic.Int64
+	// reuploaded holds the keys uploaded again with the bytes they already had.
+	reuploadMu sync.Mutex
+	reuploaded map[string]bool
+
+	loadersClosed bool
+	loginsAtClose int64
 }
 
 // runRecord is what the summary keeps of one execution; the history stays out of memory.
@@ -113,7 +138,11 @@ type loaderContainer struct {
 }
 
 func startStack(ctx context.Context, opt Options) (*stack, error) {
-	st := &stack{opt: opt, dir: opt.Dir, faults: newFaults(opt.Faults, opt.Seed), validatorLog: newTally(), loaderLog: newTally(), logFiles: map[string]*os.File{}}
+	st := &stack{
+		opt: opt, dir: opt.Dir, ctx: ctx, faults: newFaults(opt.Faults, opt.Seed),
+		validatorLog: newTally(), loaderLog: newTally(), logFiles: map[string]*os.File{}, files: newFileResults(),
+	}
+	st.validatorLog.files = st.files
 	ok := false
 	defer func() {
 		if !ok {
@@ -121,6 +150,9 @@ func startStack(ctx context.Context, opt Options) (*stack, error) {
 		}
 	}()
 	if err := os.MkdirAll(filepath.Join(st.dir, "logs"), 0o755); err != nil {
+		return nil, err
+	}
+	if err := st.lockDir(); err != nil {
 		return nil, err
 	}
 
@@ -132,6 +164,7 @@ func startStack(ctx context.Context, opt Options) (*stack, error) {
 	if err := loadQueues(st.queueFile(), st.ingest, st.dlq); err != nil {
 		return nil, err
 	}
+	st.queuesLoaded = true
 
 	var err error
 	st.s3, err = s3local.Start(ctx, s3local.Options{
@@ -150,6 +183,8 @@ func startStack(ctx context.Context, opt Options) (*stack, error) {
 	if st.sfn, err = sfnlocal.Start(stateMachineARN, st.execute); err != nil {
 		return nil, err
 	}
+	// The summary keeps what it needs of each execution; the payloads need not stay.
+	st.sfn.Lean()
 	st.setEnv()
 
 	awsCfg, err := config.LoadDefaultConfig(ctx)
@@ -168,10 +203,17 @@ func startStack(ctx context.Context, opt Options) (*stack, error) {
 
 func (st *stack) queueFile() string { return filepath.Join(st.dir, "queues.json") }
 
-// notify is S3's event notification: ObjectCreated under incoming/ goes to the ingest queue,
-// exactly as the bucket's notification configuration in template.yaml sends it.
+// notify is S3's event notification: ObjectCreated under incoming/ with one of the loaded
+// suffixes goes to the ingest queue, exactly as the bucket's notification configuration in
+// template.yaml sends it. Another suffix under incoming/ is never announced; the summary
+// lists such files as not delivered, because in AWS they would silently stay where they are.
 func (st *stack) notify(obj s3event.Object) {
-	if st.muted.Load() || !obj.Created() || len(obj.Key) < len(incomingPrefix) || obj.Key[:len(incomingPrefix)] != incomingPrefix {
+	if st.muted.Load() || !obj.Created() || !strings.HasPrefix(obj.Key, incomingPrefix) {
+		return
+	}
+	if !s3local.Delivered(s3local.IngestFilters, obj.Key) {
+		st.notDelivered.Add(1)
+		st.files.set(obj.Key, obj.VersionID, func(f *FileResult) { f.Status = StatusNotDelivered })
 		return
 	}
 	body, err := s3event.Encode([]s3event.Object{obj})
@@ -182,10 +224,18 @@ func (st *stack) notify(obj s3event.Object) {
 }
 
 func (st *stack) startSnowflake(ctx context.Context) error {
-	var err error
+	// The emulator's stage is an S3 location over TLS, as Snowflake's internal stages are,
+	// so the loader's PUT runs the driver's S3 upload; Go's TLS trusts its certificate
+	// through SSL_CERT_FILE, read once, before the first TLS connection of the process.
+	cert, err := sfemu.StageCertFile()
+	if err != nil {
+		return fmt.Errorf("start the Snowflake emulator: %w", err)
+	}
+	_ = os.Setenv("SSL_CERT_FILE", cert)
 	st.emu, err = sfemu.Start(ctx, sfemu.Config{
-		Path:    filepath.Join(st.dir, "snowflake.duckdb"),
-		Account: snowflakeAccount,
+		StageLocation: "S3",
+		Path:          filepath.Join(st.dir, "snowflake.duckdb"),
+		Account:       snowflakeAccount,
 		Identities: []sfemu.Identity{{
 			AccessKeyID: accessKeyID, SecretAccessKey: secretAccessKey,
 			ARN: "arn:aws:sts::" + account + ":assumed-role/" + loaderRoleName + "/s3-snowflake-loader-loader",
@@ -196,7 +246,7 @@ func (st *stack) startSnowflake(ctx context.Context) error {
 		MemoryLimit: "64MB",
 	})
 	if err != nil {
-		return fmt.Errorf("start the Snowflake emulator: %w", err)
+		return st.snowflakeOpenError(err)
 	}
 	st.sfHost, st.sfPort = st.emu.Host(), st.emu.Port()
 	if st.opt.Faults > 0 {
@@ -209,7 +259,36 @@ func (st *stack) startSnowflake(ctx context.Context) error {
 		st.sfHost = host
 		st.sfPort, _ = strconv.Atoi(port)
 	}
-	return st.emu.ExecScript(ctx, scripts.Setup, nil)
+	if err := st.emu.ExecScript(ctx, scripts.Setup, nil); err != nil {
+		return err
+	}
+	return st.createRouteTables(ctx)
+}
+
+// createRouteTables creates the tables that --allowed-tables (ALLOWED_TABLES) lets routes
+// name, with RAW_DATA's columns and grants, as sql/setup.sql asks a person to do in
+// Snowflake; locally nobody else would.
+func (st *stack) createRouteTables(ctx context.Context) error {
+	const rawTable = "LOADER_DB.RAW.RAW_DATA"
+	start := strings.Index(scripts.Setup, "CREATE TABLE IF NOT EXISTS "+rawTable+" (")
+	end := strings.Index(scripts.Setup[max(start, 0):], ");")
+	if start < 0 || end < 0 {
+		return fmt.Errorf("sql/setup.sql no longer creates %s as expected", rawTable)
+	}
+	create := scripts.Setup[start : start+end+2]
+	for _, t := range strings.Split(st.opt.Validator["ALLOWED_TABLES"], ",") {
+		t = strings.ToUpper(strings.TrimSpace(t))
+		if t == "" || t == "RAW_DATA" {
+			continue
+		}
+		// route.Parse has checked that t is an unquoted identifier.
+		table := "LOADER_DB.RAW." + t
+		script := strings.Replace(create, rawTable, table, 1) + "\nGRANT SELECT, INSERT, DELETE ON TABLE " + table + " TO ROLE LOADER_ROLE;"
+		if err := st.emu.ExecScript(ctx, script, nil); err != nil {
+			return fmt.Errorf("create the routed table %s: %w", table, err)
+		}
+	}
+	return nil
 }
 
 // setEnv sets the SDK's standard variables, as Lambda sets them for a function: the role's
@@ -233,14 +312,14 @@ func (st *stack) setEnv() {
 
 // validatorEnv and loaderEnv are the environments template.yaml gives the functions, for this
 // machine.
-func (st *stack) validatorEnv(name string) string {
-	return map[string]string{
+func (st *stack) validatorEnv() func(string) string {
+	return st.opt.validatorEnv(map[string]string{
 		"STATE_MACHINE_ARN":     stateMachineARN,
 		"DEAD_LETTER_QUEUE_URL": st.dlq.URL(),
 		"INCOMING_PREFIX":       incomingPrefix,
 		"QUARANTINE_PREFIX":     quarantinePrefix,
 		"VALIDATOR_TIME_MARGIN": "2s",
-	}[name]
+	})
 }
 
 func (st *stack) loaderEnv(name string) string {
@@ -273,7 +352,11 @@ func (st *stack) startStateMachine(ctx context.Context, awsCfg aws.Config) error
 	}
 	st.bindings = asl.Bindings{
 		Lambda: map[string]asl.LambdaFunc{loaderARN: st.faults.lambda(st.throttle.invoke(st.loaders))},
-		SQSSend: func(_ context.Context, queueURL, body string, attrs map[string]string) error {
+		SQSSend: func(ctx context.Context, queueURL, body string, attrs map[string]string) error {
+			// A stopped run sends nothing: the batch goes back to the ingest queue instead.
+			if err := ctx.Err(); err != nil {
+				return err
+			}
 			if queueURL != st.dlq.URL() {
 				return &asl.ServiceError{Name: "SQS.AmazonSQSException", Message: "The specified queue does not exist."}
 			}
@@ -285,18 +368,63 @@ func (st *stack) startStateMachine(ctx context.Context, awsCfg aws.Config) error
 }
 
 // execute runs one execution that the local Step Functions endpoint started, and keeps what
-// the summary needs of it.
-func (st *stack) execute(ctx context.Context, name string, input []byte) sfnlocal.Result {
-	exec, err := st.machine.Run(ctx, st.bindings, fastClock{}, name, input)
+// the summary needs of it. Executions run under the run's context: when the run is stopped,
+// an execution still loading is aborted (its transaction is not committed) and its batch goes
+// back to the ingest queue, where the next run finds it.
+func (st *stack) execute(_ context.Context, name string, input []byte) sfnlocal.Result {
+	var in batch.Input
+	_ = json.Unmarshal(input, &in)
+	var records int64
+	for _, f := range in.Files {
+		records += f.Records - int64(len(f.Skip))
+	}
+	st.loadingRows.Add(records)
+	if st.opt.onExecution != nil {
+		st.opt.onExecution()
+	}
+	exec, err := st.machine.Run(st.ctx, st.bindings, fastClock{}, name, input)
+	st.loadingRows.Add(-records)
 	if err != nil {
 		return sfnlocal.Result{Status: sfnlocal.StatusFailed, Error: "States.Runtime", Cause: err.Error()}
 	}
+	if exec.Status == asl.StatusAborted {
+		if len(in.DeadLetter) > 0 {
+			st.ingest.Send(deadLetterBody(in.DeadLetter), nil)
+			st.requeued.Add(1)
+		}
+		return sfnlocal.Result{Status: sfnlocal.StatusFailed, Error: exec.Error, Cause: exec.Cause}
+	}
 	rec := runRecord{Status: exec.Status, Error: exec.Error, Retries: exec.Retries}
-	rec.Files, rec.Rows = rowsOf(exec)
+	out := outputOf(exec)
+	rec.Files, rec.Rows = out.Result.FilesLoaded, out.Result.RowsLoaded
+	for _, f := range out.Result.Files {
+		status := f.Status
+		// The loader sees a new upload of a key as a newer version; when the bytes are the
+		// ones already there, nothing changed for the person who ran the same data again.
+		if status == StatusReplaced && st.sameContent(f.Key) {
+			status = StatusUnchanged
+		}
+		st.files.set(f.Key, f.VersionID, func(r *FileResult) { r.Status, r.Rows = status, f.Rows })
+	}
+	if exec.Status != asl.StatusSucceeded {
+		for _, f := range in.Files {
+			st.files.set(f.Key, f.VersionID, func(r *FileResult) { r.Status = StatusFailed })
+		}
+	}
 	st.mu.Lock()
 	st.runs = append(st.runs, rec)
 	st.mu.Unlock()
-	return sfnlocal.Result{Status: exec.Status, Output: exec.Output, Error: exec.Error, Cause: exec.Cause}
+	return sfnlocal.Result{Status: exec.Status, Error: exec.Error, Cause: exec.Cause}
+}
+
+// deadLetterBody is the batch's S3 notification as a message body, the same body the state
+// machine's dead-letter path would send: the input holds it as a JSON object or as a string.
+func deadLetterBody(raw json.RawMessage) string {
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return s
+	}
+	return string(raw)
 }
 
 // newLoader starts one loader container: the loader's handler, built the way its main builds
@@ -316,7 +444,7 @@ func (st *stack) newLoader(ctx context.Context, awsCfg aws.Config) (*loaderConta
 }
 
 func (st *stack) startValidator(ctx context.Context, awsCfg aws.Config) error {
-	settings, err := validator.LoadSettings(st.validatorEnv)
+	settings, err := validator.LoadSettings(st.validatorEnv())
 	if err != nil {
 		return err
 	}
@@ -361,6 +489,9 @@ func (st *stack) logger(file string, t *tally) *slog.Logger {
 
 // logins adds up the Snowflake logins of every loader container.
 func (st *stack) logins() int64 {
+	if st.loadersClosed {
+		return st.loginsAtClose
+	}
 	var n int64
 	for _, c := range st.all {
 		n += c.logins()
@@ -375,12 +506,14 @@ func (st *stack) executions() []runRecord {
 }
 
 func (st *stack) close() {
-	if st.ingest != nil && st.dlq != nil {
-		_ = saveQueues(st.queueFile(), st.ingest, st.dlq)
+	// Queues that were never read (a damaged file) are never written: the file keeps what
+	// it held until a person decides.
+	if st.queuesLoaded {
+		if err := saveQueues(st.queueFile(), st.ingest, st.dlq); err != nil && st.opt.Progress != nil {
+			fmt.Fprintf(st.opt.Progress, "could not save the queues to %s: %v\n", st.queueFile(), err)
+		}
 	}
-	for _, c := range st.all {
-		_ = c.close()
-	}
+	st.closeLoaders()
 	// Servers stop in the reverse order of their start; those never started are nil.
 	if st.sfn != nil {
 		_ = st.sfn.Close()
@@ -400,6 +533,23 @@ func (st *stack) close() {
 	for _, f := range st.logFiles {
 		_ = f.Close()
 	}
+	if st.lock != nil {
+		_ = st.lock.Unlock()
+	}
+}
+
+// closeLoaders ends the loader containers' Snowflake sessions. The summary does so before it
+// reads the tables: each session's temporary stage table counts against the emulator's
+// memory limit, and a large DAILY_SUMMARY needs that memory.
+func (st *stack) closeLoaders() {
+	if st.loadersClosed {
+		return
+	}
+	st.loadersClosed = true
+	for _, c := range st.all {
+		st.loginsAtClose += c.logins()
+		_ = c.close()
+	}
 }
 
 // fastClock is the wall clock with retry waits compressed.
@@ -414,13 +564,19 @@ type loaderOutput struct {
 	Result struct {
 		FilesLoaded int64 `json:"files_loaded"`
 		RowsLoaded  int64 `json:"rows_loaded"`
+		Files       []struct {
+			Key       string `json:"key"`
+			VersionID string `json:"version_id"`
+			Rows      int64  `json:"rows"`
+			Status    string `json:"status"`
+		} `json:"files"`
 	} `json:"result"`
 }
 
-func rowsOf(exec *asl.Execution) (files, rows int64) {
+func outputOf(exec *asl.Execution) loaderOutput {
 	var out loaderOutput
 	if exec.Status != asl.StatusSucceeded || json.Unmarshal(exec.Output, &out) != nil {
-		return 0, 0
+		return loaderOutput{}
 	}
-	return out.Result.FilesLoaded, out.Result.RowsLoaded
+	return out
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -80,7 +81,7 @@ func (r *Reader) balance() (int, error) {
 			if !utf8.Valid(rec.Raw) {
 				return 0, utf8Error(rec, invalidUTF8At(rec.Raw))
 			}
-			return 0, r.errHere(RuleJSON, fmt.Errorf("unexpected end of input: the %s opened here is never closed", kindOf(rec.Raw[0])))
+			return 0, r.errHere(RuleJSON, fmt.Errorf("unexpected end of input: the %s opened here is never closed", strings.TrimPrefix(strings.TrimPrefix(kindOf(rec.Raw[0]), "an "), "a ")))
 		} else if err != nil {
 			return 0, err
 		}

@@ -102,6 +102,9 @@ func newBackend(dir string) (gofakes3.Backend, bool, error) {
 	if err := os.MkdirAll(abs, 0o755); err != nil {
 		return nil, false, fmt.Errorf("s3local: create %s: %w", abs, err)
 	}
+	if err := keepETags(abs); err != nil {
+		return nil, false, fmt.Errorf("s3local: check the objects in %s: %w", abs, err)
+	}
 	// s3afero refuses a bare OS filesystem; a base-path filesystem rooted at the folder is
 	// what it expects.
 	fs := afero.NewBasePathFs(afero.NewOsFs(), abs)

@@ -2,10 +2,15 @@ package s3local
 
 import (
 	"context"
+	"crypto/md5"
+	"encoding/hex"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -78,4 +83,39 @@ func TestNotifications(t *testing.T) {
 	assert.Equal(t, "127.0.0.1", got[0].SourceIP)
 	assert.Equal(t, "ObjectCreated:Copy", got[1].EventName)
 	assert.Less(t, got[0].Sequencer, got[1].Sequencer)
+}
+
+// TestCopiedFolderKeepsETags checks that objects keep their ETags when their files get new
+// times, as `cp -r` of a state folder gives them, and that a changed file gets the ETag of
+// its new content.
+func TestCopiedFolderKeepsETags(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	srv, err := Start(ctx, Options{Dir: dir, Buckets: []string{"data"}})
+	require.NoError(t, err)
+	c := srv.Client()
+	for _, k := range []string{"incoming/a.json", "incoming/b.json"} {
+		_, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("data"), Key: aws.String(k), Body: strings.NewReader(`{"key":"` + k + `"}`)})
+		require.NoError(t, err)
+	}
+	etag := func(c *s3.Client, key string) string {
+		head, err := c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String("data"), Key: aws.String(key)})
+		require.NoError(t, err)
+		return aws.ToString(head.ETag)
+	}
+	before := etag(c, "incoming/a.json")
+	require.NoError(t, srv.Close())
+
+	later := time.Now().Add(time.Hour)
+	for _, k := range []string{"a.json", "b.json"} {
+		require.NoError(t, os.Chtimes(filepath.Join(dir, "buckets", "data", "incoming", k), later, later))
+	}
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "buckets", "data", "incoming", "b.json"), []byte(`{"changed":true}`), 0o644))
+
+	again, err := Start(ctx, Options{Dir: dir, Buckets: []string{"data"}})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = again.Close() })
+	assert.Equal(t, before, etag(again.Client(), "incoming/a.json"), "same bytes, same ETag")
+	sum := md5.Sum([]byte(`{"changed":true}`))
+	assert.Equal(t, `"`+hex.EncodeToString(sum[:])+`"`, etag(again.Client(), "incoming/b.json"), "new bytes, their MD5")
 }

@@ -146,9 +146,11 @@ func TestRawProtocol(t *testing.T) {
 	info := data["sessionInfo"].(map[string]any)
 	assert.Equal(t, "LOADER_ROLE", info["roleName"])
 	assert.Equal(t, "PUBLIC", info["schemaName"], "the database's PUBLIC schema is the default")
+	params := map[string]any{}
 	for _, p := range data["parameters"].([]any) {
-		assert.NotEqual(t, "CLIENT_STAGE_ARRAY_BINDING_THRESHOLD", p.(map[string]any)["name"])
+		params[p.(map[string]any)["name"].(string)] = p.(map[string]any)["value"]
 	}
+	assert.EqualValues(t, 65280, params["CLIENT_STAGE_ARRAY_BINDING_THRESHOLD"], "Snowflake's default, which sends large array binds through a stage")
 	session := data["token"].(string)
 
 	hb := post("/session/heartbeat", session, nil)

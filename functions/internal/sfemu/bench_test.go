@@ -58,11 +58,14 @@ func (b *loaderBatch) args() []any {
 	}
 }
 
-// BenchmarkArrayInsert sends 100,000 rows of 13 columns in one array-bound INSERT through
-// the real driver, as the loader does, and reports rows per second end to end.
+// BenchmarkArrayInsert sends 5,000 rows of 13 columns in one array-bound INSERT through the
+// real driver and reports rows per second end to end. 65,000 bound values stay just under
+// CLIENT_STAGE_ARRAY_BINDING_THRESHOLD, so the driver sends them inline; their request
+// (about 3 MB) is above Snowflake's 1 MB advice, which the emulator enforces by default, so
+// the benchmark's emulator accepts 64 MB to measure the bind decoding itself.
 func BenchmarkArrayInsert(b *testing.B) {
-	const rows = 100_000
-	s, err := Start(context.Background(), Config{Account: testAccount,
+	const rows = 5_000
+	s, err := Start(context.Background(), Config{Account: testAccount, MaxRequestBytes: 64 << 20,
 		Identities: []Identity{{AccessKeyID: testKeyID, SecretAccessKey: testSecret, ARN: testARN}}})
 	require.NoError(b, err)
 	defer s.Close()
@@ -83,47 +86,6 @@ func BenchmarkArrayInsert(b *testing.B) {
 		require.NoError(b, err)
 		n, _ := res.RowsAffected()
 		require.Equal(b, int64(rows), n)
-	}
-	b.ReportMetric(float64(rows*b.N)/time.Since(start).Seconds(), "rows/s")
-}
-
-// BenchmarkArrayInsertOverwrite replaces the rows of a three-column temporary table with
-// 100,000 array-bound rows per statement, as the loader stages a batch, with AUTOCOMMIT off
-// and a COMMIT after each, and reports rows per second end to end.
-func BenchmarkArrayInsertOverwrite(b *testing.B) {
-	const rows = 100_000
-	s, err := Start(context.Background(), Config{Account: testAccount,
-		Identities: []Identity{{AccessKeyID: testKeyID, SecretAccessKey: testSecret, ARN: testARN}}})
-	require.NoError(b, err)
-	defer s.Close()
-	ctx := context.Background()
-	require.NoError(b, s.ExecScript(ctx, testSetupTmpl, map[string]string{"role_arn": testRoleARN}))
-	b.Setenv("AWS_EC2_METADATA_DISABLED", "true")
-	b.Setenv("AWS_REGION", "us-east-1")
-	b.Setenv("AWS_ACCESS_KEY_ID", testKeyID)
-	b.Setenv("AWS_SECRET_ACCESS_KEY", testSecret)
-	db := sql.OpenDB(gosnowflake.NewConnector(gosnowflake.SnowflakeDriver{}, driverConfig(s)))
-	defer db.Close()
-	conn, err := db.Conn(ctx)
-	require.NoError(b, err)
-	defer conn.Close()
-	for _, q := range []string{"ALTER SESSION SET AUTOCOMMIT = FALSE",
-		"CREATE TEMPORARY TABLE IF NOT EXISTS LOAD_STAGE (FILE_NO NUMBER, RECORD_NUMBER NUMBER, PAYLOAD VARCHAR)"} {
-		_, err := conn.ExecContext(ctx, q)
-		require.NoError(b, err)
-	}
-	batch := newLoaderBatch(rows)
-	files := make([]int64, rows)
-	b.ResetTimer()
-	start := time.Now()
-	for i := 0; i < b.N; i++ {
-		res, err := conn.ExecContext(ctx, "INSERT OVERWRITE INTO LOAD_STAGE (FILE_NO, RECORD_NUMBER, PAYLOAD) VALUES (?, ?, ?)",
-			gosnowflake.Array(&files), gosnowflake.Array(&batch.record), gosnowflake.Array(&batch.payload))
-		require.NoError(b, err)
-		n, _ := res.RowsAffected()
-		require.Equal(b, int64(rows), n)
-		_, err = conn.ExecContext(ctx, "COMMIT")
-		require.NoError(b, err)
 	}
 	b.ReportMetric(float64(rows*b.N)/time.Since(start).Seconds(), "rows/s")
 }

@@ -123,6 +123,12 @@ func fromDuck(err error) *sfError {
 		return newError("000625", "57014", "Statement was aborted because of a conflicting transaction: %s", msg)
 	case duckdb.ErrorTypeInterrupt:
 		return newError("000604", "57014", "SQL execution canceled")
+	case duckdb.ErrorTypeOutOfMemory:
+		// The emulator's own memory limit is no fault of the statement. Snowflake, when a
+		// warehouse has no room for a statement, queues it and cancels it once
+		// STATEMENT_QUEUED_TIMEOUT_IN_SECONDS passes (000630), which a client retries
+		// (https://docs.snowflake.com/en/sql-reference/parameters#statement-queued-timeout-in-seconds).
+		return newError("000630", "57014", "Statement reached its statement or warehouse timeout of 0 second(s) and was canceled: the warehouse has no memory for it now (%s).", msg)
 	}
 	return newError("100000", "XX000", "%s", msg)
 }

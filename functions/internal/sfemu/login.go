@@ -29,11 +29,14 @@ func identifier(s string) string {
 	return strings.ToUpper(s)
 }
 
-// loginParameters are the session parameters a login answer carries. It never carries
-// CLIENT_STAGE_ARRAY_BINDING_THRESHOLD: with it the driver would upload large array binds
-// to a stage the emulator does not have.
+// loginParameters are the session parameters a login answer carries, with Snowflake's
+// defaults. CLIENT_STAGE_ARRAY_BINDING_THRESHOLD is among them, as in production: an array
+// bind of that many values or more makes the driver create a temporary stage and PUT the
+// binds (bind_uploader.go in gosnowflake), which the emulator refuses clearly (query.go)
+// instead of loading it inline as production never would.
 func loginParameters() []map[string]any {
 	return []map[string]any{
+		{"name": "CLIENT_STAGE_ARRAY_BINDING_THRESHOLD", "value": 65280},
 		{"name": "TIMEZONE", "value": "UTC"},
 		{"name": "AUTOCOMMIT", "value": true},
 		{"name": "CLIENT_PREFETCH_THREADS", "value": 4},

@@ -6,8 +6,10 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
+	"regexp"
 	"time"
 
 	"github.com/keyless-etl/s3-snowflake-loader/functions/internal/sfemu/snowsql"
@@ -42,7 +44,16 @@ func (s *Server) handleQuery(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, fail)
 		return
 	}
-	body, err := io.ReadAll(r.Body)
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.maxRequestBytes()))
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		// Snowflake's front end refuses an oversized body before any statement runs, with
+		// 413; the driver does not retry it.
+		s.log.Info("request refused: body too large", "session", sess.id, "limit", tooLarge.Limit)
+		writeJSON(w, http.StatusRequestEntityTooLarge, map[string]any{"message": fmt.Sprintf(
+			"Request body larger than %d bytes; load bulk data through a stage (PUT, then COPY).", tooLarge.Limit)})
+		return
+	}
 	if err != nil {
 		writeJSON(w, http.StatusBadRequest, failure("390400", "Query request body cannot be read: "+err.Error(), nil))
 		return
@@ -64,6 +75,9 @@ func (s *Server) handleQuery(w http.ResponseWriter, r *http.Request) {
 	kind := "OTHER"
 	if parseErr == nil {
 		kind = st.Kind()
+	}
+	if fk := fileKind(req.SQLText); fk != "" {
+		kind = fk
 	}
 	fault := s.takeFault(kind)
 	if fault != nil && fault.HTTPStatus == 0 {
@@ -125,10 +139,26 @@ func (s *Server) answer(ctx context.Context, sess *session, req *queryRequest, s
 		return errorAnswer(qid, sf)
 	}
 	s.log.Debug("statement", "session", sess.id, "query_id", qid, "rows", len(res.rows), "took", time.Since(started), "sql", req.SQLText)
+	if res.transfer != nil {
+		return transferAnswer(qid, res.transfer)
+	}
 	return successAnswer(qid, sess, res, len(req.Bindings))
 }
 
 func (s *Server) execute(ctx context.Context, sess *session, req *queryRequest, st *snowsql.Stmt, parseErr error) (*result, error) {
+	if reCreateStage.MatchString(req.SQLText) {
+		return nil, compileError("CREATE STAGE is not supported by the Snowflake emulator, which has only the user stage @~. " +
+			"The driver creates a temporary stage by itself for an array bind of CLIENT_STAGE_ARRAY_BINDING_THRESHOLD (65,280) values or more; " +
+			"load bulk data with PUT to @~ and COPY instead.")
+	}
+	if fileKind(req.SQLText) != "" {
+		// File commands have their own grammar (unquoted local paths, stage names).
+		cmd, err := parseFileCommand(req.SQLText)
+		if err != nil {
+			return nil, err
+		}
+		return s.fileCommand(ctx, sess, cmd)
+	}
 	n, err := snowsql.CountStatements(req.SQLText)
 	switch {
 	case err != nil:
@@ -140,13 +170,33 @@ func (s *Server) execute(ctx context.Context, sess *session, req *queryRequest, 
 	case parseErr != nil:
 		return nil, parseErr
 	case req.BindStage != "":
-		return nil, compileError("Binds uploaded to a stage (%s) are not supported by the Snowflake emulator.", req.BindStage)
+		return nil, compileError("Binds uploaded to a stage (%s) are not supported by the Snowflake emulator: array binds of more than CLIENT_STAGE_ARRAY_BINDING_THRESHOLD values go through a temporary stage, which needs CREATE STAGE; load bulk data with PUT and COPY instead.", req.BindStage)
 	}
 	binds, err := decodeBindings(req.Bindings)
 	if err != nil {
 		return nil, err
 	}
 	return s.run(ctx, sess, st, binds)
+}
+
+// reCreateStage matches CREATE STAGE in any of its forms.
+var reCreateStage = regexp.MustCompile(`(?is)^\s*CREATE\s+(OR\s+REPLACE\s+)?(TEMP(ORARY)?\s+)?STAGE\b`)
+
+// transferAnswer is the answer to a PUT or GET: success, with the transfer's data.
+func transferAnswer(queryID string, data map[string]any) []byte {
+	d := map[string]any{"queryId": queryID}
+	for k, v := range data {
+		d[k] = v
+	}
+	b, _ := json.Marshal(map[string]any{"data": d, "code": nil, "message": nil, "success": true})
+	return b
+}
+
+func (s *Server) maxRequestBytes() int64 {
+	if s.cfg.MaxRequestBytes > 0 {
+		return s.cfg.MaxRequestBytes
+	}
+	return DefaultMaxRequestBytes
 }
 
 func errorAnswer(queryID string, e *sfError) []byte {

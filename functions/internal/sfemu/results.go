@@ -63,6 +63,9 @@ type result struct {
 	columns []column
 	rows    [][]*string
 	typeID  int64
+	// transfer, for a PUT or GET, is the answer's data: what the driver needs to move the
+	// files itself (stage.go). The driver makes the rows of the result.
+	transfer map[string]any
 }
 
 func statusResult(typeID int64, msg string) *result {

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -61,7 +62,23 @@ type Config struct {
 	// to disk, so a growing database does not grow the process. "" keeps DuckDB's default
 	// (most of the machine's memory).
 	MemoryLimit string
+	// StageDir keeps the files of stages (PUT, COPY). "" is a directory beside Path, or a
+	// temporary directory removed by Close when Path is "" too.
+	StageDir string
+	// StageLocation is where PUT tells the driver to upload: "S3" (this server's S3
+	// endpoint over TLS, trusted through SSL_CERT_FILE = StageCertFile(), so the driver's
+	// S3 upload and encryption run) or "LOCAL_FS" (a folder the driver writes into). "" is
+	// LOCAL_FS.
+	StageLocation string
+	// MaxRequestBytes caps the body of a request, as Snowflake's front end does; 0 is
+	// DefaultMaxRequestBytes. A larger body is refused with HTTP 413.
+	MaxRequestBytes int64
 }
+
+// DefaultMaxRequestBytes is the request body cap when Config.MaxRequestBytes is 0: Snowflake
+// advises keeping a statement with its binds to about 1 MB, and a bulk payload belongs in
+// a stage (https://docs.snowflake.com/en/developer-guide/sql-api/submitting-requests).
+const DefaultMaxRequestBytes = 1 << 20
 
 // Server is a Snowflake account on a loopback port.
 //
@@ -87,6 +104,10 @@ type Server struct {
 	http *http.Server
 	host string
 	port int
+
+	stageRoot    string // Config.StageDir, resolved
+	stageTempDir bool   // stageRoot is a temporary directory of this server
+	s3           *s3Stage
 
 	// writeLock is held by the session writing, or by the one with an open transaction.
 	// Snowflake makes a second writer wait for the first one's locks; DuckDB would instead
@@ -123,6 +144,18 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	if err := s.openStages(); err != nil {
+		return nil, err
+	}
+	switch cfg.StageLocation {
+	case "", "LOCAL_FS":
+	case "S3":
+		if err := s.startS3Stage(); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, fmt.Errorf("sfemu: stage location %q is not S3 or LOCAL_FS", cfg.StageLocation)
+	}
 	connector, err := duckdb.NewConnector(cfg.Path, func(execer driver.ExecerContext) error {
 		// Snowflake sessions here run in UTC (the TIMEZONE login parameter says so), and
 		// DuckDB converts TIMESTAMPTZ to dates in its session time zone.
@@ -132,8 +165,21 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		if cfg.MemoryLimit == "" {
 			return nil
 		}
-		_, err := execer.ExecContext(context.Background(), "SET memory_limit = '"+strings.ReplaceAll(cfg.MemoryLimit, "'", "")+"'", nil)
-		return err
+		// Under a memory limit a batch's statements must fit it: DuckDB keeps a
+		// transaction's new rows in memory until the COMMIT, and a parallel INSERT ... SELECT
+		// holds a buffer per thread besides. One thread, and no insertion order to keep
+		// (Snowflake keeps none either), let a 100,000-row batch load within 64 MB; with two
+		// threads it did not.
+		for _, q := range []string{
+			"SET memory_limit = '" + strings.ReplaceAll(cfg.MemoryLimit, "'", "") + "'",
+			"SET preserve_insertion_order = false",
+			"SET threads = 1",
+		} {
+			if _, err := execer.ExecContext(context.Background(), q, nil); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("sfemu: open DuckDB %q: %w", cfg.Path, err)
@@ -202,7 +248,14 @@ func (s *Server) Close() error {
 	for _, sess := range all {
 		s.endSession(sess)
 	}
-	return errors.Join(err, s.db.Close())
+	err = errors.Join(err, s.db.Close())
+	if s.s3 != nil {
+		s.s3.close()
+	}
+	if s.stageTempDir {
+		err = errors.Join(err, os.RemoveAll(s.stageRoot))
+	}
+	return err
 }
 
 func writeJSON(w http.ResponseWriter, status int, body any) {

@@ -67,6 +67,19 @@ type Server struct {
 	order []string
 	fault Fault
 	calls map[string]int
+	// lean forgets an execution's input and output once it ends (see Lean).
+	lean    bool
+	running int
+}
+
+// Lean makes the server forget an execution's input and output once it ends, keeping its
+// name, status and error: a long local run then holds the payloads of the running executions
+// only. A repeated StartExecution of an ended execution is refused whatever its input, as
+// Step Functions refuses it, so nothing that decides an answer is lost.
+func (s *Server) Lean() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.lean = true
 }
 
 // Start serves the state machine with this ARN on 127.0.0.1. Each started execution runs
@@ -100,6 +113,13 @@ func (s *Server) Close() error { return s.srv.Close() }
 
 // Wait blocks until every started execution has ended.
 func (s *Server) Wait() { s.wg.Wait() }
+
+// Running counts the executions that have not ended.
+func (s *Server) Running() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.running
+}
 
 // Inject arms a fault.
 func (s *Server) Inject(f Fault) {
@@ -185,6 +205,7 @@ func (s *Server) startExecution(w http.ResponseWriter, machine, name, input stri
 	e := &Execution{ARN: arn, Name: name, Input: json.RawMessage(input), Started: time.Now(), Result: Result{Status: StatusRunning}}
 	s.execs[arn] = e
 	s.order = append(s.order, arn)
+	s.running++
 	s.wg.Add(1)
 	s.mu.Unlock()
 
@@ -194,6 +215,10 @@ func (s *Server) startExecution(w http.ResponseWriter, machine, name, input stri
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		e.Result, e.Stopped = res, time.Now()
+		s.running--
+		if s.lean {
+			e.Input, e.Output = nil, nil
+		}
 	}()
 	writeJSON(w, map[string]any{"executionArn": arn, "startDate": epoch(e.Started)})
 }

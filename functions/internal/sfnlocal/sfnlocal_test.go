@@ -51,3 +51,38 @@ func TestStartDescribeThroughTheSDK(t *testing.T) {
 	require.Error(t, err)
 	assert.Len(t, srv.Executions(), 2)
 }
+
+func TestLeanForgetsPayloadsOfEndedExecutions(t *testing.T) {
+	release := make(chan struct{})
+	srv, err := Start(machine, func(_ context.Context, name string, input []byte) Result {
+		if name == "slow" {
+			<-release
+		}
+		return Result{Status: StatusSucceeded, Output: input}
+	})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = srv.Close() })
+	srv.Lean()
+	c, ctx := srv.Client(), context.Background()
+	start := func(name, input string) error {
+		_, err := c.StartExecution(ctx, &sfn.StartExecutionInput{StateMachineArn: aws.String(machine), Name: aws.String(name), Input: aws.String(input)})
+		return err
+	}
+	require.NoError(t, start("slow", `{"files":["a"]}`))
+	require.NoError(t, start("quick", `{"files":["b"]}`))
+	assert.Len(t, srv.Executions(), 2)
+
+	// A running execution keeps its input: a repeat with the same input is the same call.
+	require.NoError(t, start("slow", `{"files":["a"]}`))
+	close(release)
+	srv.Wait()
+	assert.Equal(t, 0, srv.Running())
+
+	for _, e := range srv.Executions() {
+		assert.Equal(t, StatusSucceeded, e.Status, e.Name)
+		assert.Nil(t, e.Input, "%s: input forgotten once ended", e.Name)
+		assert.Nil(t, e.Output, "%s: output forgotten once ended", e.Name)
+	}
+	var exists *types.ExecutionAlreadyExists
+	assert.True(t, errors.As(start("quick", `{"files":["b"]}`), &exists), "an ended execution's name stays taken")
+}

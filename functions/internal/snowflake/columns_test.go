@@ -47,8 +47,11 @@ func TestStatementsNameEveryColumn(t *testing.T) {
 		}
 		assert.Contains(t, merge, col+" = ", "the MERGE updates %s", col)
 	}
-	// The payload is bound as text and parsed on the way from the stage to the table.
-	assert.Contains(t, st.insertStage(), "VALUES (?, ?, ?)")
-	assert.NotContains(t, st.insertStage(), "PARSE_JSON")
-	assert.Contains(t, insert, "PARSE_JSON(r.PAYLOAD)")
+	// The payload is a VARIANT from the COPY on: no statement carries or re-parses it.
+	assert.Contains(t, insert, "SELECT r.PAYLOAD, r.LINE_NO - 1")
+	assert.NotContains(t, insert, "PARSE_JSON")
+	st.stage = "@~/s3-snowflake-loader/0a/"
+	assert.Contains(t, st.copyStage(), "FROM (SELECT METADATA$FILENAME, METADATA$FILE_ROW_NUMBER, $1 FROM @~/s3-snowflake-loader/0a/)")
+	assert.Contains(t, st.copyStage(), "FILE_FORMAT = (TYPE = JSON NULL_IF = () TRIM_SPACE = FALSE)")
+	assert.Equal(t, "REMOVE @~/s3-snowflake-loader/0a/", st.remove())
 }

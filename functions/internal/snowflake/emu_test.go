@@ -39,8 +39,14 @@ func emulator(t testing.TB) *sfemu.Server {
 func emulatorLogging(t testing.TB, log *slog.Logger) *sfemu.Server {
 	t.Helper()
 	ctx := context.Background()
+	// The stage is an S3 location over TLS, as in production, so the driver's S3 upload and
+	// encryption run; the driver trusts the endpoint through the standard variable.
+	cert, err := sfemu.StageCertFile()
+	require.NoError(t, err)
+	t.Setenv("SSL_CERT_FILE", cert)
 	s, err := sfemu.Start(ctx, sfemu.Config{
-		Account: testAccount,
+		Account:       testAccount,
+		StageLocation: "S3",
 		Identities: []sfemu.Identity{
 			{AccessKeyID: loaderKeyID, SecretAccessKey: loaderSecret, ARN: loaderARN},
 			{AccessKeyID: strangerKey, SecretAccessKey: "stranger-secret", ARN: strangerARN},

@@ -2,6 +2,9 @@ package snowflake
 
 import (
 	"database/sql"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -89,30 +92,61 @@ func TestDecide(t *testing.T) {
 	assert.Equal(t, []int{0, 1, 2}, p.winners())
 }
 
-func TestBatchColumns(t *testing.T) {
-	b := &Batch{Table: "RAW_DATA", LoadID: "load-1"}
+func TestBatchSpool(t *testing.T) {
+	b := &Batch{Table: "RAW_DATA", LoadID: "load-1", Dir: t.TempDir()}
+	defer b.Close()
 	at := time.Date(2026, 11, 2, 10, 0, 0, 0, time.FixedZone("", 3600))
 	f0 := b.AddFile(File{Bucket: "b", Key: "a.json", VersionID: "v1", Size: 10, Sequencer: "0a", EventTime: at, SourceIP: "203.0.113.7"})
 	raw := []byte(`{"a":1}`)
 	b.AddRecord(f0, 1, raw)
 	raw[2] = 'X' // the batch holds its own copy
-	b.AddRecord(f0, 3, []byte(`{"a":3}`))
+	b.AddRecord(f0, 3, []byte("{\"a\":\n  [3, \"x\\ny\"]\r\n}"))
 	f1 := b.AddFile(File{Bucket: "b", Key: "b.json"})
 	require.NoError(t, b.seal())
-
 	require.NoError(t, b.check())
-	assert.Equal(t, []int64{0, 0, 0, 1}, b.fileNo)
-	assert.Equal(t, []int64{0, 1, 3, 0}, b.recordNo)
-	assert.Equal(t, []string{
-		`{"bucket":"b","key":"a.json","version_id":"v1","size":10,"sequencer":"0A","event_time":"2026-11-02T10:00:00+01:00","source_ip":"203.0.113.7","rows":2}`,
-		`{"a":1}`, `{"a":3}`,
-		`{"bucket":"b","key":"b.json","size":0,"rows":0}`,
-	}, b.payload, "file rows carry their metadata, sequencers upper-cased and empty values left out")
+
+	lines := func(i int) []string {
+		body, err := os.ReadFile(filepath.Join(b.spool, spoolName(i)))
+		require.NoError(t, err)
+		return strings.Split(strings.TrimSuffix(string(body), "\n"), "\n")
+	}
+	got := lines(f0)
+	require.Len(t, got, 4)
+	assert.Equal(t, `{"f":0,"bucket":"b","key":"a.json","version_id":"v1","size":10,"sequencer":"0A","event_time":"2026-11-02T10:00:00+01:00","source_ip":"203.0.113.7","rows":2}`,
+		strings.TrimRight(got[0], " "), "line 1 is the metadata, sequencers upper-cased and empty values left out")
+	assert.Equal(t, []string{`{"a":1}`, `null`, `{"a":[3,"x\ny"]}`}, got[1:],
+		"line n+1 is record n; a record left out is null; line breaks between tokens are dropped, escapes kept")
+	got = lines(f1)
+	assert.Equal(t, []string{`{"f":1,"bucket":"b","key":"b.json","size":0,"rows":0}`}, []string{strings.TrimRight(got[0], " ")})
 	assert.Equal(t, int64(2), b.Rows(f0))
 	assert.Equal(t, int64(0), b.Rows(f1))
 	assert.Equal(t, int64(2), b.Records())
-	assert.Equal(t, int64(14), b.PayloadBytes())
-	assert.Len(t, stageColumns, 3, "one bind per stage column")
+	assert.Equal(t, int64(5), b.lines)
+
+	spool := b.spool
+	require.NoError(t, b.Close())
+	assert.NoDirExists(t, spool, "Close removes the spool")
+}
+
+func TestRemoveSpools(t *testing.T) {
+	dir := t.TempDir()
+	b := &Batch{Table: "RAW_DATA", LoadID: "load-1", Dir: dir}
+	b.AddRecord(b.AddFile(File{Bucket: "b", Key: "a.json"}), 1, []byte(`{}`))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "other.txt"), nil, 0o644))
+	require.DirExists(t, b.spool)
+
+	require.NoError(t, RemoveSpools(dir))
+	assert.NoDirExists(t, b.spool, "a spool left behind is removed")
+	assert.FileExists(t, filepath.Join(dir, "other.txt"), "nothing else is")
+}
+
+func TestBatchRefusesRecordsOutOfOrder(t *testing.T) {
+	b := &Batch{Table: "RAW_DATA", LoadID: "load-1", Dir: t.TempDir()}
+	defer b.Close()
+	f0 := b.AddFile(File{Bucket: "b", Key: "a.json"})
+	b.AddFile(File{Bucket: "b", Key: "b.json"})
+	b.AddRecord(f0, 1, []byte(`{}`))
+	assert.ErrorContains(t, b.seal(), "added after file 1")
 }
 
 func TestBatchCheck(t *testing.T) {

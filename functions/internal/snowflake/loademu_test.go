@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"testing"
 
-	"github.com/snowflakedb/gosnowflake"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -167,7 +166,7 @@ func TestTransientFaultLeavesNoPartialRows(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			// The fault hits the INSERT INTO RAW_DATA, after the MERGE and the DELETE of the
 			// same transaction have run.
-			hook := newFaultAfter("INSERT OVERWRITE INTO LOAD_STAGE", tt.fault)
+			hook := newFaultAfter("COPY INTO LOAD_STAGE", tt.fault)
 			s := emulatorLogging(t, slog.New(hook))
 			c := newClient(t, s, nil)
 			ctx := context.Background()
@@ -204,7 +203,7 @@ func TestTransientFaultLeavesNoPartialRows(t *testing.T) {
 // may still hold the batch's uncommitted MERGE and DELETE. The next batch must not run inside
 // that transaction (its COMMIT would commit them), so the session is dropped for a new one.
 func TestFailedRollbackDiscardsSession(t *testing.T) {
-	hook := newFaultAfter("INSERT OVERWRITE INTO LOAD_STAGE", sfemu.Fault{Kind: "INSERT", Count: 1, Code: "000630", SQLState: "57014",
+	hook := newFaultAfter("COPY INTO LOAD_STAGE", sfemu.Fault{Kind: "INSERT", Count: 1, Code: "000630", SQLState: "57014",
 		Message: "Statement reached its statement or warehouse timeout of 60 second(s) and was canceled."})
 	s := emulatorLogging(t, slog.New(hook))
 	c := newClient(t, s, nil)
@@ -235,6 +234,7 @@ func TestLoadStatementsAreConstant(t *testing.T) {
 	ctx := context.Background()
 	require.NoError(t, c.Ping(ctx))
 	var perBatch []int64
+	var kinds []map[string]int64
 	for i, shape := range []struct{ files, records int }{{1, 1}, {3, 50}, {20, 200}} {
 		var files []testFile
 		for f := range shape.files {
@@ -244,8 +244,12 @@ func TestLoadStatementsAreConstant(t *testing.T) {
 		_, err := c.Load(ctx, newBatch(fmt.Sprintf("load-%d", i), files...))
 		require.NoError(t, err)
 		perBatch = append(perBatch, s.Stats().TotalStatements)
+		kinds = append(kinds, s.Stats().Statements)
 	}
-	assert.Equal(t, []int64{6, 6, 6}, perBatch, "the same statements whatever the files and rows")
+	assert.Equal(t, []int64{9, 9, 9}, perBatch, "the same statements whatever the files and rows")
+	for _, k := range kinds {
+		assert.Equal(t, map[string]int64{"PUT": 1, "COPY": 1, "SELECT": 1, "MERGE": 1, "DELETE": 2, "INSERT": 1, "COMMIT": 1, "REMOVE": 1}, k)
+	}
 	st := s.Stats().Statements
 	assert.Zero(t, st["BEGIN"], "AUTOCOMMIT is off: the first statement opens the transaction")
 	assert.Zero(t, st["CREATE"]+st["ALTER"], "the session was set up once, at login")
@@ -307,14 +311,18 @@ func TestStaleDecisionIsDetected(t *testing.T) {
 			require.NoError(t, err)
 
 			b := newBatch("load-2", tt.file)
+			defer b.Close()
 			require.NoError(t, b.seal())
-			st := statements{table: b.Table}
+			folder, err := newStagePath()
+			require.NoError(t, err)
+			st := statements{table: b.Table, stage: folder}
 			conn, err := c.pool().Conn(ctx)
 			require.NoError(t, err)
 			defer conn.Close()
 			// The batch's transaction as load opens it: the session runs with AUTOCOMMIT off.
-			_, err = conn.ExecContext(ctx, st.insertStage(), gosnowflake.Array(&b.fileNo), gosnowflake.Array(&b.recordNo), gosnowflake.Array(&b.payload))
+			_, err = conn.ExecContext(ctx, st.put(b.spool))
 			require.NoError(t, err)
+			require.NoError(t, copyStage(ctx, conn, st, b.lines))
 
 			err = tt.plan.apply(ctx, conn, st, b)
 			require.ErrorIs(t, err, errConcurrentLoad)

@@ -24,7 +24,8 @@ var FileLoadsColumns = []string{
 // stageTable holds a batch for the length of a session. A temporary table lives only in the
 // session that creates it, so concurrent loaders never see each other's rows; its name must
 // not be that of a permanent table in the schema (Snowflake then demands ownership of it).
-// It is created once per session, when the session opens, and each batch replaces its rows.
+// It is created once per session, when the session opens; each batch fills it with COPY
+// and empties it again before its COMMIT.
 const stageTable = "LOAD_STAGE"
 
 // sessionSetup runs once on each new session, before its first batch. AUTOCOMMIT off makes
@@ -44,23 +45,23 @@ func sessionSetup() []string {
 	}
 }
 
-// stageColumns are the stage table's columns, in the order Batch binds them. The payload is
-// VARCHAR because Snowflake refuses PARSE_JSON in the VALUES clause of an array-bound INSERT
-// ("Invalid expression [PARSE_JSON(?)] in VALUES clause"); the text is parsed on the way from
-// the stage into the target, by INSERT ... SELECT.
+// stageColumns are the stage table's columns: one row per line of the staged files, with
+// the staged file it came from and its line number there (see Batch for the layout). Line
+// 1 of a file is its metadata; line n+1 is record n.
 var stageColumns = []struct{ name, typ string }{
-	{"FILE_NO", "NUMBER"}, {"RECORD_NUMBER", "NUMBER"}, {"PAYLOAD", "VARCHAR"},
+	{"FILE_NAME", "VARCHAR"}, {"LINE_NO", "NUMBER"}, {"PAYLOAD", "VARIANT"},
 }
 
-// stagedFiles reads the file rows of the stage as a table of the files' metadata, with the
-// column names of the target. The names in the JSON are those of Batch's fileMeta.
-var stagedFiles = `(SELECT FILE_NO,
-        m:bucket::VARCHAR AS S3_BUCKET, m:key::VARCHAR AS S3_KEY,
-        m:version_id::VARCHAR AS S3_VERSION_ID, m:etag::VARCHAR AS S3_ETAG,
-        m:size::NUMBER AS S3_SIZE, m:sequencer::VARCHAR AS S3_SEQUENCER,
-        m:event_time::TIMESTAMP_TZ AS S3_EVENT_TIME, m:principal::VARCHAR AS UPLOADER_PRINCIPAL,
-        m:source_ip::VARCHAR AS SOURCE_IP, m:rows::NUMBER AS ROWS_LOADED
-    FROM (SELECT FILE_NO, PARSE_JSON(PAYLOAD) AS m FROM ` + stageTable + ` WHERE RECORD_NUMBER = 0) meta)`
+// stagedFiles reads the metadata lines of the stage table as a table of the files'
+// metadata, with the column names of the target. The names in the JSON are those of
+// Batch's fileMeta.
+var stagedFiles = `(SELECT m.FILE_NAME, m.PAYLOAD:f::NUMBER AS FILE_NO,
+        m.PAYLOAD:bucket::VARCHAR AS S3_BUCKET, m.PAYLOAD:key::VARCHAR AS S3_KEY,
+        m.PAYLOAD:version_id::VARCHAR AS S3_VERSION_ID, m.PAYLOAD:etag::VARCHAR AS S3_ETAG,
+        m.PAYLOAD:size::NUMBER AS S3_SIZE, m.PAYLOAD:sequencer::VARCHAR AS S3_SEQUENCER,
+        m.PAYLOAD:event_time::TIMESTAMP_TZ AS S3_EVENT_TIME, m.PAYLOAD:principal::VARCHAR AS UPLOADER_PRINCIPAL,
+        m.PAYLOAD:source_ip::VARCHAR AS SOURCE_IP, m.PAYLOAD:rows::NUMBER AS ROWS_LOADED
+    FROM ` + stageTable + ` m WHERE m.LINE_NO = 1)`
 
 // sequencerWidth is the width sequencers are left-padded to before they compare as strings:
 // S3 sequencers of one key are hex numbers of varying length (typically 16 to 18 digits).
@@ -74,21 +75,44 @@ var versionGuard = fmt.Sprintf(`(s.S3_VERSION_ID = l.S3_VERSION_ID
         OR LPAD(s.S3_SEQUENCER, %[1]d, '0') >= LPAD(l.S3_SEQUENCER, %[1]d, '0'))`, sequencerWidth)
 
 // statements is the SQL of one load into one table. Table names come from route.ValidTable
-// identifiers and file numbers from the batch, so the text is assembled without quoting.
+// identifiers, file numbers from the batch and the stage path from newStagePath, so the
+// text is assembled without quoting.
 type statements struct {
 	table string
+	// stage is the batch's folder in the user stage, e.g. @~/s3-snowflake-loader/<hex>/.
+	stage string
 }
 
-// insertStage replaces the stage's rows (the previous batch's) with the batch's. As the
-// first statement of the batch, it opens the batch's transaction.
-func (st statements) insertStage() string {
-	names := make([]string, len(stageColumns))
-	marks := make([]string, len(stageColumns))
-	for i, c := range stageColumns {
-		names[i], marks[i] = c.name, "?"
-	}
-	return fmt.Sprintf("INSERT OVERWRITE INTO %s (%s) VALUES (%s)", stageTable, strings.Join(names, ", "), strings.Join(marks, ", "))
+// put uploads the batch's spool files to its folder of the user stage. AUTO_COMPRESS has
+// the driver gzip each file on its way (COPY detects the compression from the .gz suffix);
+// OVERWRITE because a folder is used by one attempt only. PARALLEL is the driver's number
+// of concurrent uploads. See https://docs.snowflake.com/en/sql-reference/sql/put.
+func (st statements) put(spool string) string {
+	return fmt.Sprintf("PUT 'file://%s/*' '%s' AUTO_COMPRESS = TRUE SOURCE_COMPRESSION = NONE OVERWRITE = TRUE PARALLEL = %d",
+		spool, st.stage, putParallel)
 }
+
+// copyStage loads every line of the staged files into the stage table, as it is: the file
+// name and line number come from COPY's metadata columns and the line becomes a VARIANT.
+// The JSON file format keeps the payload as it is: no outer array stripped, no nulls
+// stripped, invalid UTF-8 and duplicate keys refused, nothing replaced (its defaults), and,
+// set here so that no string value can be touched whatever the defaults, no NULL_IF strings
+// and no trimming.
+// FORCE makes the load independent of COPY's load history (the folder is new anyway).
+// See https://docs.snowflake.com/en/sql-reference/sql/copy-into-table and
+// https://docs.snowflake.com/en/user-guide/querying-metadata.
+func (st statements) copyStage() string {
+	return fmt.Sprintf(`COPY INTO %s (FILE_NAME, LINE_NO, PAYLOAD)
+FROM (SELECT METADATA$FILENAME, METADATA$FILE_ROW_NUMBER, $1 FROM %s)
+FILE_FORMAT = (TYPE = JSON NULL_IF = () TRIM_SPACE = FALSE) FORCE = TRUE`, stageTable, st.stage)
+}
+
+// clearStage empties the stage table at the end of a batch's transaction, so that it holds
+// nothing between batches; a batch that fails rolls its COPY back instead.
+func (st statements) clearStage() string { return "DELETE FROM " + stageTable }
+
+// remove deletes the batch's staged files; it runs after the transaction, committed or not.
+func (st statements) remove() string { return "REMOVE " + st.stage }
 
 // selectLoaded reads, for each staged file whose key is in FILE_LOADS, the version loaded now.
 // The event time of that version is read from the target only where a sequencer is missing
@@ -137,16 +161,17 @@ WHERE %[3]s AND d.S3_BUCKET = f.S3_BUCKET AND d.S3_KEY = f.S3_KEY`,
 		st.table, stagedFiles, fileIn("f", winners))
 }
 
-// insertRows copies the winning files' records from the stage into the target, parsing each
-// payload and joining its file's metadata. Two bind values: the load id and the load time.
+// insertRows copies the winning files' records from the stage into the target with their
+// file's metadata; a line that is JSON null (a record the validator left out, see Batch) is
+// no record. Two bind values: the load id and the load time.
 func (st statements) insertRows(winners []int) string {
 	return fmt.Sprintf(`INSERT INTO %[1]s (%[2]s)
-SELECT PARSE_JSON(r.PAYLOAD), r.RECORD_NUMBER, f.S3_BUCKET, f.S3_KEY, f.S3_VERSION_ID, f.S3_ETAG,
+SELECT r.PAYLOAD, r.LINE_NO - 1, f.S3_BUCKET, f.S3_KEY, f.S3_VERSION_ID, f.S3_ETAG,
     f.S3_SIZE, f.S3_SEQUENCER, f.S3_EVENT_TIME, f.UPLOADER_PRINCIPAL, f.SOURCE_IP,
     CAST(? AS VARCHAR), CAST(? AS TIMESTAMP_TZ)
-FROM %[3]s r JOIN %[4]s f ON f.FILE_NO = r.FILE_NO
-WHERE r.RECORD_NUMBER > 0 AND %[5]s`,
-		st.table, strings.Join(RawDataColumns, ", "), stageTable, stagedFiles, fileIn("r", winners))
+FROM %[3]s r JOIN %[4]s f ON f.FILE_NAME = r.FILE_NAME
+WHERE r.LINE_NO > 1 AND NOT IS_NULL_VALUE(r.PAYLOAD) AND %[5]s`,
+		st.table, strings.Join(RawDataColumns, ", "), stageTable, stagedFiles, fileIn("f", winners))
 }
 
 // fileIn is the condition "alias.FILE_NO is one of files". An empty list is FALSE, which an
