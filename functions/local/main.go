@@ -32,6 +32,10 @@ func main() {
 			os.Exit(runQuarantine(ctx, args[1:]))
 		case "resubmit":
 			os.Exit(runResubmit(ctx, args[1:]))
+		case "check":
+			os.Exit(runCheck(ctx, args[1:]))
+		case "query":
+			os.Exit(runQuery(ctx, args[1:]))
 		}
 	}
 	os.Exit(runPipeline(ctx, args))

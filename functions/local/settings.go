@@ -13,7 +13,7 @@ import (
 // it accepts and where it routes (template.yaml and the README's configuration reference). The
 // ones that name the deployment (state machine, queues, prefixes) are the local stack's own.
 var validatorVariables = []string{
-	"SCHEMA_URI", "MAX_BAD_RECORDS", "ROUTES", "ALLOWED_TABLES",
+	"SCHEMA_URI", "MAX_BAD_RECORDS", "LOSSY_NUMBERS", "ROUTES", "ALLOWED_TABLES",
 	"MAX_FILE_BYTES", "MAX_DECOMPRESSED_BYTES", "MAX_COMPRESSION_RATIO",
 	"BATCH_MAX_FILES", "BATCH_MAX_BYTES", "VALIDATOR_WORKERS",
 }
@@ -22,6 +22,7 @@ var validatorVariables = []string{
 var validatorFlag = map[string]string{
 	"schema":          "SCHEMA_URI",
 	"max-bad-records": "MAX_BAD_RECORDS",
+	"lossy-numbers":   "LOSSY_NUMBERS",
 	"routes":          "ROUTES",
 	"allowed-tables":  "ALLOWED_TABLES",
 }
@@ -31,9 +32,10 @@ var validatorFlag = map[string]string{
 // process environment first, the flags over it. Any command that runs the gates uses it, so
 // they all judge a file the same way.
 func addValidatorFlags(fs *flag.FlagSet) func(getenv func(string) string, set map[string]bool) (map[string]string, error) {
-	var schema, maxBad, routes, allowed string
+	var schema, maxBad, lossy, routes, allowed string
 	fs.StringVar(&schema, "schema", "", "record schema (JSON Schema 2020-12) to gate records with, instead of the shipped one (as SCHEMA_URI)")
 	fs.StringVar(&maxBad, "max-bad-records", "", "invalid records a file may have before it is rejected; they are skipped and reported (as MAX_BAD_RECORDS; default 0)")
+	fs.StringVar(&lossy, "lossy-numbers", "", "reject or warn: what to do with a number Snowflake would store with fewer digits (as LOSSY_NUMBERS; default reject)")
 	fs.StringVar(&routes, "routes", "", "key prefixes (and record field values) to tables, e.g. incoming/orders/=ORDERS (as ROUTES; default: all to RAW_DATA)")
 	fs.StringVar(&allowed, "allowed-tables", "", "comma-separated tables routes may name (as ALLOWED_TABLES; default RAW_DATA)")
 	return func(getenv func(string) string, set map[string]bool) (map[string]string, error) {
@@ -43,7 +45,7 @@ func addValidatorFlags(fs *flag.FlagSet) func(getenv func(string) string, set ma
 				env[name] = v
 			}
 		}
-		values := map[string]string{"schema": schema, "max-bad-records": maxBad, "routes": routes, "allowed-tables": allowed}
+		values := map[string]string{"schema": schema, "max-bad-records": maxBad, "lossy-numbers": lossy, "routes": routes, "allowed-tables": allowed}
 		for f, v := range values {
 			if set[f] {
 				env[validatorFlag[f]] = v

@@ -60,6 +60,7 @@ func TestTaskfileHasEveryTaskWithADescription(t *testing.T) {
 		// This project's own.
 		"local", "local:demo-fail", "local:demo-success", "aws:bulk-upload", "aws:dlq-redrive",
 		"sfn:failed", "sfn:redrive", "build", "bench",
+		"local:check", "local:query", "local:reset", "local:screenshot",
 	}
 	for _, name := range want {
 		assert.Contains(t, desc, name, "task %s is missing", name)
@@ -209,4 +210,41 @@ func TestTaskfileDeployPassesSettingsAsParameters(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestTaskfileLocalQueryPassesTheStatementWhole(t *testing.T) {
+	out, err := runTask(t, fakeTools(t, "go"), "", nil, "local:query", `SQL=SELECT 'it''s' AS X, 2 AS Y`)
+	require.NoError(t, err, out)
+	assert.Contains(t, out, `go run ./functions/local query SELECT 'it''s' AS X, 2 AS Y`)
+
+	out, err = runTask(t, fakeTools(t, "go"), "", nil, "local:query", "JSON=1")
+	require.NoError(t, err, out)
+	assert.Contains(t, out, "go run ./functions/local query --json SELECT * FROM DAILY_SUMMARY ORDER BY EVENT_DATE")
+}
+
+// local:reset must work on a machine with no AWS CLI, Go or anything else of the deployment:
+// it only deletes the state folder of the local runs.
+func TestTaskfileLocalResetRemovesTheStateFolderOnly(t *testing.T) {
+	work := t.TempDir()
+	taskfile, err := os.ReadFile(filepath.Join(repoRoot(t), "Taskfile.yml"))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(work, "Taskfile.yml"), taskfile, 0o644))
+	require.NoError(t, os.MkdirAll(filepath.Join(work, ".local", "s3"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(work, ".local", "queues.json"), []byte("{}"), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(work, "keep.txt"), []byte("mine"), 0o644))
+
+	// PATH holds rm and nothing else: no aws, sam, snow or go.
+	bin := t.TempDir()
+	rm, err := exec.LookPath("rm")
+	require.NoError(t, err)
+	require.NoError(t, os.Symlink(rm, filepath.Join(bin, "rm")))
+	cmd := exec.Command(taskBinary(t), "local:reset")
+	cmd.Dir = work
+	cmd.Env = []string{"PATH=" + bin, "HOME=" + t.TempDir()}
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, string(out))
+
+	assert.NoDirExists(t, filepath.Join(work, ".local"))
+	assert.FileExists(t, filepath.Join(work, "keep.txt"))
+	assert.Contains(t, string(out), "Removed .local")
 }

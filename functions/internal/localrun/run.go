@@ -155,6 +155,9 @@ func Run(ctx context.Context, opt Options) (*Summary, error) {
 			s.InterruptedBy = fmt.Sprintf("the --timeout of %s", opt.Timeout)
 		}
 	}
+	if s.Report, err = st.writeReport(s); err != nil {
+		return nil, fmt.Errorf("the run finished, but its report could not be written: %w", err)
+	}
 	return s, nil
 }
 

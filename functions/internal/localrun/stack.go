@@ -125,9 +125,11 @@ type stack struct {
 
 // runRecord is what the summary keeps of one execution; the history stays out of memory.
 type runRecord struct {
-	Status, Error string
-	Retries       int
-	Files, Rows   int64
+	Name, Status, Error string
+	Retries             int
+	Files, Rows         int64
+	// Started and Stopped time the execution, for the run report.
+	Started, Stopped time.Time
 }
 
 // loaderContainer is one warm loader: its own Snowflake session, reused across invocations.
@@ -394,7 +396,7 @@ func (st *stack) execute(_ context.Context, name string, input []byte) sfnlocal.
 		}
 		return sfnlocal.Result{Status: sfnlocal.StatusFailed, Error: exec.Error, Cause: exec.Cause}
 	}
-	rec := runRecord{Status: exec.Status, Error: exec.Error, Retries: exec.Retries}
+	rec := runRecord{Name: name, Status: exec.Status, Error: exec.Error, Retries: exec.Retries, Started: exec.StartTime, Stopped: exec.StopTime}
 	out := outputOf(exec)
 	rec.Files, rec.Rows = out.Result.FilesLoaded, out.Result.RowsLoaded
 	for _, f := range out.Result.Files {

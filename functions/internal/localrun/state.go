@@ -131,7 +131,7 @@ func (st *stack) lockDir() error {
 	}
 	if !locked {
 		st.lock = nil
-		return fmt.Errorf("another local run is using the state folder %s; wait for it to finish, or give this run a folder of its own with --dir", st.dir)
+		return fmt.Errorf("another local run, or a query, is using the state folder %s; wait for it to finish, or give this run a folder of its own with --dir", st.dir)
 	}
 	return nil
 }

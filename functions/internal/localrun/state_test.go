@@ -51,7 +51,7 @@ func TestSecondRunOnTheSameFolder(t *testing.T) {
 
 	_, err = Run(context.Background(), Options{Dir: dir, Files: 1, Records: 1, Seed: 1, Timeout: time.Minute})
 	require.Error(t, err)
-	assert.Equal(t, "another local run is using the state folder "+dir+"; wait for it to finish, or give this run a folder of its own with --dir", err.Error())
+	assert.Equal(t, "another local run, or a query, is using the state folder "+dir+"; wait for it to finish, or give this run a folder of its own with --dir", err.Error())
 }
 
 func TestCorruptSnowflakeDatabase(t *testing.T) {

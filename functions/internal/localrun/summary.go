@@ -71,6 +71,8 @@ type Summary struct {
 		// Error says why the table could not be read, when it could not.
 		Error string `json:"error,omitempty"`
 	} `json:"daily_summary"`
+	// Report is the path of the run report, a page to open in a browser.
+	Report string `json:"report,omitempty"`
 }
 
 func (st *stack) summary(ctx context.Context, uploaded int, took time.Duration) (*Summary, error) {
@@ -196,6 +198,9 @@ func (s *Summary) WriteText(w io.Writer) {
 	if s.Faults.S3Reads+s.Faults.Statements+s.Faults.Invocations > 0 {
 		fmt.Fprintf(tw, "Faults injected\t%d S3 reads, %d Snowflake statements, %d Lambda invocations\n",
 			s.Faults.S3Reads, s.Faults.Statements, s.Faults.Invocations)
+	}
+	if s.Report != "" {
+		fmt.Fprintf(tw, "Run report\t%s (open it in a browser)\n", s.Report)
 	}
 	_ = tw.Flush()
 	s.writeFiles(w)

@@ -24,20 +24,7 @@ import (
 func Build(ctx context.Context, s Settings, awsCfg aws.Config, logger *slog.Logger) (*Handler, error) {
 	obs.InstrumentAWS(&awsCfg)
 	s3c := s3.NewFromConfig(awsCfg)
-	schema, err := loadSchema(ctx, s3c, s.SchemaURI)
-	if err != nil {
-		return nil, err
-	}
-	name := s.SchemaURI
-	if name == "" {
-		name = "events.schema.json"
-	}
-	s.Gate.Schema, err = gate.CompileSchema(name, schema)
-	if err != nil {
-		return nil, fmt.Errorf("SCHEMA_URI %s: %w", name, err)
-	}
-	s.Gate.RouteField = s.Router.Field()
-	g, err := gate.New(s.Gate)
+	g, err := NewGate(ctx, s, s3c)
 	if err != nil {
 		return nil, err
 	}
@@ -55,12 +42,38 @@ func Build(ctx context.Context, s Settings, awsCfg aws.Config, logger *slog.Logg
 	}, nil
 }
 
+// NewGate compiles the record schema the settings name and builds the gate the handler
+// runs, with the route field its router reads. The handler and the local check command both
+// build their gate here, so a file passes one exactly when it passes the other. s3c reads an
+// s3:// schema; nil refuses one.
+func NewGate(ctx context.Context, s Settings, s3c *s3.Client) (*gate.Gate, error) {
+	schema, err := loadSchema(ctx, s3c, s.SchemaURI)
+	if err != nil {
+		return nil, err
+	}
+	name := s.SchemaURI
+	if name == "" {
+		name = "events.schema.json"
+	}
+	cfg := s.Gate
+	cfg.Schema, err = gate.CompileSchema(name, schema)
+	if err != nil {
+		return nil, fmt.Errorf("SCHEMA_URI %s: %w", name, err)
+	}
+	if s.Router != nil {
+		cfg.RouteField = s.Router.Field()
+	}
+	return gate.New(cfg)
+}
+
 // loadSchema reads the record schema: the one shipped with the project, a file in the
 // deployment package, or an object in S3 (s3://bucket/key).
 func loadSchema(ctx context.Context, s3c *s3.Client, uri string) ([]byte, error) {
 	switch {
 	case uri == "":
 		return gate.DefaultSchema(), nil
+	case strings.HasPrefix(uri, "s3://") && s3c == nil:
+		return nil, fmt.Errorf("SCHEMA_URI %s is in S3, which is not reachable here: give a copy of the schema as a local file", uri)
 	case strings.HasPrefix(uri, "s3://"):
 		bucket, key, _ := strings.Cut(strings.TrimPrefix(uri, "s3://"), "/")
 		out, err := s3c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
