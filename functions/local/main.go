@@ -26,6 +26,12 @@ func main() {
 		switch args[0] {
 		case "run":
 			os.Exit(runPipeline(ctx, args[1:]))
+		case "backfill":
+			os.Exit(runBackfill(ctx, args[1:]))
+		case "quarantine":
+			os.Exit(runQuarantine(ctx, args[1:]))
+		case "resubmit":
+			os.Exit(runResubmit(ctx, args[1:]))
 		case "check":
 			os.Exit(runCheck(ctx, args[1:]))
 		case "query":

@@ -65,6 +65,9 @@ Snowflake emulator (DuckDB, in %s) that checks the loader's Workload Identity lo
 Everything stays on this machine. State persists between runs; delete the folder to start afresh.
 
 Usage: go run ./functions/local [flags]
+       go run ./functions/local backfill [-prefix incoming/...]   announce what the local bucket holds again
+       go run ./functions/local quarantine [KEY]                    list rejected files, or show one report
+       go run ./functions/local resubmit KEY                        announce one file again, once its cause is fixed
 
 Exit status: 0 when everything accepted was loaded; 1 when an execution failed or the
 dead-letter queue is not empty (or, with --strict, a file was rejected); 2 when the command

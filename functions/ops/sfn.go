@@ -34,10 +34,12 @@ that failed in DeadLetterFailed (DeadLetter.SendFailed) is NOT in the queue; its
 says what to do. -status TIMED_OUT,ABORTED lists executions that never reached either.`
 
 const sfnRedriveHelp = `
-Redrives recent load executions that did not succeed (FAILED, TIMED_OUT or ABORTED): Step
-Functions restarts each one from the state that did not complete, with the same input and
-execution name, keeping the steps that had succeeded. This is the way back for batches that
-never reached the dead-letter queue, e.g. executions aborted or timed out during an outage.
+Redrives recent load executions that were stopped before they ended (ABORTED, or
+TIMED_OUT, which the loader's state machine sets no limit for): Step Functions restarts each
+one from the state that did not complete, with the same input and execution name, keeping the
+steps that had succeeded. This is the way back for batches that never reached the dead-letter
+queue, e.g. executions stopped by hand during an outage. Failed executions are listed but
+not redriven, as explained below.
 
 This is safe to repeat: the loader reads every file at the S3 version recorded in the
 execution input, and loading a version again replaces its own rows (exactly one copy), while

@@ -165,7 +165,7 @@ func TestTaskfileReadsDotenvAndStackOutputs(t *testing.T) {
 	require.NoError(t, err, out)
 	assert.Equal(t, "arn:aws:iam::123456789012:role/loader", strings.TrimSpace(out))
 
-	out, err = runTask(t, fakeTools(t, "aws"), "STACK_NAME=loader\n", nil, "sfn:failed")
+	out, err = runTask(t, fakeTools(t, "aws", "go"), "STACK_NAME=loader\n", nil, "sfn:failed")
 	require.Error(t, err)
 	assert.Contains(t, out, "stack loader has no output StateMachineArn: deploy it first with 'task aws:deploy'")
 }
@@ -187,11 +187,13 @@ func TestTaskfileDeployPassesSettingsAsParameters(t *testing.T) {
 			name: "every setting",
 			env: "STACK_NAME=loader\nAWS_REGION=eu-west-1\nSNOWFLAKE_ACCOUNT=myorg-acct\nSNOWFLAKE_USER=BOT\nSNOWFLAKE_ROLE=R\n" +
 				"SNOWFLAKE_WAREHOUSE=W\nSNOWFLAKE_DATABASE=D\nSNOWFLAKE_SCHEMA=S\nSTAGE=prod\nBATCH_MAX_FILES=50\n" +
-				"BATCH_MAX_BYTES=1000\nLOG_LEVEL=DEBUG\nALARM_EMAIL=ops@example.com\nSAM_S3_BUCKET=artifacts\n",
+				"BATCH_MAX_BYTES=1000\nLOG_LEVEL=DEBUG\nALARM_EMAIL=ops@example.com\nSAM_S3_BUCKET=artifacts\n" +
+				"LOADER_CONCURRENCY=8\nNONCURRENT_VERSION_DAYS=90\n",
 			want: []string{
 				"--region eu-west-1", "--s3-bucket artifacts", "SnowflakeAccount=myorg-acct", "SnowflakeUser=BOT",
 				"SnowflakeRole=R", "SnowflakeWarehouse=W", "SnowflakeDatabase=D", "SnowflakeSchema=S", "StageName=prod",
 				"BatchMaxFiles=50", "BatchMaxBytes=1000", "LogLevel=DEBUG", "AlarmEmail=ops@example.com",
+				"LoaderConcurrency=8", "NoncurrentVersionDays=90",
 			},
 			wantNot: []string{"--resolve-s3"},
 		},

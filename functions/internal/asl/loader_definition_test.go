@@ -109,15 +109,16 @@ func TestLoaderDefinition(t *testing.T) {
 			wantStatus: asl.StatusSucceeded, wantLoads: 2, wantDelays: seconds(2.5),
 		},
 		{
-			name: "Lambda service errors have their own retrier and count",
+			name: "Lambda service errors and throttling have their own retriers and counts",
 			script: []outcome{
-				{err: &asl.ServiceError{Name: "Lambda.TooManyRequestsException", Message: "Rate Exceeded."}},
+				{err: &asl.ServiceError{Name: "Lambda.ServiceException", Message: "internal error"}},
 				{err: loaderErr("Snowflake.Transient")},
+				{err: &asl.ServiceError{Name: "Lambda.TooManyRequestsException", Message: "Rate Exceeded."}},
 				{err: &asl.ServiceError{Name: "Lambda.ServiceException", Message: "internal error"}},
 				ok,
 			},
-			// 2 s × 2^0, then 5 s × 2^0, then 2 s × 2^1, each halved.
-			wantStatus: asl.StatusSucceeded, wantLoads: 4, wantDelays: seconds(1, 2.5, 2),
+			// 2 s × 2^0, then 5 s × 2^0, then 15 s × 2^0, then 2 s × 2^1, each halved.
+			wantStatus: asl.StatusSucceeded, wantLoads: 5, wantDelays: seconds(1, 2.5, 7.5, 2),
 		},
 		{
 			name:       "Snowflake.Transient outlasts its retries, waits out the abort window, and goes to the dead-letter queue",

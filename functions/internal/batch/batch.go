@@ -31,7 +31,8 @@ type File struct {
 	Records int64 `json:"records"`
 	// Skip lists the 1-based numbers of records the validator found invalid under a
 	// bad-record threshold; the loader leaves them out. Empty when every record is valid.
-	Skip []int64 `json:"skip,omitempty"`
+	// Written as ranges ("3-7,12"), see Skips.
+	Skip Skips `json:"skip,omitempty"`
 }
 
 // Input is the execution input of the loader state machine.

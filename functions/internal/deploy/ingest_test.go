@@ -47,8 +47,10 @@ func TestDataBucket(t *testing.T) {
 		require.NotNil(t, b.OwnershipControls.Rules[0].ObjectOwnership)
 		assert.Equal(t, "BucketOwnerEnforced", *b.OwnershipControls.Rules[0].ObjectOwnership)
 	})
-	t.Run("retained with the stack", func(t *testing.T) {
-		assert.Equal(t, policies.DeletionPolicy("Retain"), b.AWSCloudFormationDeletionPolicy)
+	t.Run("retained with the stack, but not after a failed create", func(t *testing.T) {
+		// A failed first deployment must not leave a bucket behind whose fixed name makes
+		// every retry fail.
+		assert.Equal(t, policies.DeletionPolicy("RetainExceptOnCreate"), b.AWSCloudFormationDeletionPolicy)
 		assert.Equal(t, policies.UpdateReplacePolicy("Retain"), b.AWSCloudFormationUpdateReplacePolicy)
 	})
 	t.Run("created after its queue policy", func(t *testing.T) {

@@ -42,6 +42,8 @@ func TestParameterDefaults(t *testing.T) {
 		{"BatchMaxBytes", strconv.FormatInt(caps.MaxBytes, 10)},
 		{"LogLevel", "INFO"},
 		{"AlarmEmail", ""},
+		{"LoaderConcurrency", "4"},
+		{"NoncurrentVersionDays", "30"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -90,8 +92,11 @@ func TestGlobals(t *testing.T) {
 		key, want string
 	}{
 		{"LogFormat", "JSON"},
-		{"ApplicationLogLevel", "${LogLevel}"},
-		{"SystemLogLevel", "WARN"},
+		// Lambda filters nothing the functions write (they filter their own lines at
+		// LOG_LEVEL), so metric lines, which carry no level, always pass: see TestMetricsSurviveLogLevel.
+		{"ApplicationLogLevel", "TRACE"},
+		// REPORT lines, with each invocation's Max Memory Used, are platform INFO lines.
+		{"SystemLogLevel", "INFO"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.key, func(t *testing.T) {
@@ -286,6 +291,8 @@ func TestAlarms(t *testing.T) {
 		{"LoadFailedAlarm", "AWS/States", "ExecutionsFailed", "StateMachineArn", "${LoaderStateMachine}"},
 		{"ValidatorErrorsAlarm", "AWS/Lambda", "Errors", "FunctionName", "${ValidatorFunction}"},
 		{"LoaderErrorsAlarm", "AWS/Lambda", "Errors", "FunctionName", "${LoaderFunction}"},
+		{"ValidatorThrottlesAlarm", "AWS/Lambda", "Throttles", "FunctionName", "${ValidatorFunction}"},
+		{"LoaderThrottlesAlarm", "AWS/Lambda", "Throttles", "FunctionName", "${LoaderFunction}"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -65,7 +65,9 @@ const (
 	visibilityTimeout = 10 * time.Second
 	maxReceiveCount   = 5
 	retrySpeedUp      = 100
-	loaderContainers  = 2
+	// loaderContainers is the loader's reserved concurrency (LoaderConcurrency): an
+	// invocation beyond it is throttled, as in AWS (throttle.go).
+	loaderContainers = 2
 )
 
 // stack is the pipeline on loopback.
@@ -89,6 +91,10 @@ type stack struct {
 	logFiles                map[string]*os.File
 
 	loaders  chan *loaderContainer
+	throttle throttled
+	// muted turns the bucket's notifications off, as for objects that were in the bucket
+	// before the notification configuration existed (what a backfill announces).
+	muted    atomic.Bool
 	bindings asl.Bindings
 	mu       sync.Mutex
 	runs     []runRecord
@@ -204,7 +210,7 @@ func (st *stack) queueFile() string { return filepath.Join(st.dir, "queues.json"
 // template.yaml sends it. Another suffix under incoming/ is never announced; the summary
 // lists such files as not delivered, because in AWS they would silently stay where they are.
 func (st *stack) notify(obj s3event.Object) {
-	if !obj.Created() || !strings.HasPrefix(obj.Key, incomingPrefix) {
+	if st.muted.Load() || !obj.Created() || !strings.HasPrefix(obj.Key, incomingPrefix) {
 		return
 	}
 	if !s3local.Delivered(s3local.IngestFilters, obj.Key) {
@@ -347,7 +353,7 @@ func (st *stack) startStateMachine(ctx context.Context, awsCfg aws.Config) error
 		st.loaders <- c
 	}
 	st.bindings = asl.Bindings{
-		Lambda: map[string]asl.LambdaFunc{loaderARN: st.faults.lambda(st.invokeLoader)},
+		Lambda: map[string]asl.LambdaFunc{loaderARN: st.faults.lambda(st.throttle.invoke(st.loaders))},
 		SQSSend: func(ctx context.Context, queueURL, body string, attrs map[string]string) error {
 			// A stopped run sends nothing: the batch goes back to the ingest queue instead.
 			if err := ctx.Err(); err != nil {
@@ -437,14 +443,6 @@ func (st *stack) newLoader(ctx context.Context, awsCfg aws.Config) (*loaderConta
 	h.MetricsOut = st.logWriter("loader.jsonl")
 	rt := lambda.NewHandler(h)
 	return &loaderContainer{invoke: rt.Invoke, logins: h.Logins, close: h.Close}, nil
-}
-
-// invokeLoader runs one invocation on a free container, as Lambda routes an invocation to an
-// idle execution environment.
-func (st *stack) invokeLoader(ctx context.Context, payload []byte) ([]byte, error) {
-	c := <-st.loaders
-	defer func() { st.loaders <- c }()
-	return c.invoke(ctx, payload)
 }
 
 func (st *stack) startValidator(ctx context.Context, awsCfg aws.Config) error {

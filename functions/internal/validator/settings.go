@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/keyless-etl/s3-snowflake-loader/functions/internal/batch"
 	"github.com/keyless-etl/s3-snowflake-loader/functions/internal/gate"
 	"github.com/keyless-etl/s3-snowflake-loader/functions/internal/route"
 )
@@ -61,6 +62,10 @@ func LoadSettings(getenv func(string) string) (Settings, error) {
 	i64("MAX_FILE_BYTES", &s.Gate.MaxFileBytes)
 	i64("MAX_DECOMPRESSED_BYTES", &s.Gate.MaxDecompressedBytes)
 	i64("MAX_BAD_RECORDS", &s.Gate.MaxBadRecords)
+	if s.Gate.MaxBadRecords > batch.MaxSkips {
+		bad("MAX_BAD_RECORDS", fmt.Sprintf("must be at most %d, got %d: the skipped records' numbers travel in the execution input, "+
+			"which Step Functions limits to 256 KiB; a file with more invalid records than that should be rejected and fixed", batch.MaxSkips, s.Gate.MaxBadRecords))
+	}
 	integer("BATCH_MAX_FILES", &s.Validator.Caps.MaxFiles)
 	i64("BATCH_MAX_BYTES", &s.Validator.Caps.MaxBytes)
 	integer("VALIDATOR_WORKERS", &s.Validator.Workers)
