@@ -36,10 +36,13 @@ type Summary struct {
 	// PerFile is what happened to each file, by key and version.
 	PerFile    []FileResult `json:"per_file"`
 	Executions struct {
-		Started   int            `json:"started"`
-		Succeeded int            `json:"succeeded"`
-		Failed    int            `json:"failed"`
-		Retries   int            `json:"retries"`
+		Started   int `json:"started"`
+		Succeeded int `json:"succeeded"`
+		Failed    int `json:"failed"`
+		Retries   int `json:"retries"`
+		// Throttled counts the loader invocations refused because every loader allowed at
+		// once was busy; the state machine waits each of them out, as in AWS.
+		Throttled int            `json:"throttled"`
 		Errors    map[string]int `json:"failed_by_error"`
 	} `json:"executions"`
 	FilesLoaded int64 `json:"files_loaded"`
@@ -94,6 +97,7 @@ func (st *stack) summary(ctx context.Context, uploaded int, took time.Duration) 
 	}
 
 	s.Executions.Errors = map[string]int{}
+	s.Executions.Throttled = int(st.throttle.refused.Load())
 	for _, e := range st.executions() {
 		s.Executions.Started++
 		s.Executions.Retries += e.Retries
@@ -178,8 +182,12 @@ func (s *Summary) WriteText(w io.Writer) {
 	if s.Files.NotDelivered > 0 {
 		fmt.Fprintf(tw, "Not delivered (suffix)\t%s: S3 announces only .json, .ndjson and .jsonl (optionally .gz) under incoming/\n", plural(s.Files.NotDelivered, "file"))
 	}
+	retries := plural(s.Executions.Retries, "retry")
+	if s.Executions.Throttled > 0 {
+		retries += fmt.Sprintf(" (%d of them waited for a free loader: %d run at once, as the LoaderConcurrency parameter allows in AWS)", s.Executions.Throttled, loaderContainers)
+	}
 	fmt.Fprintf(tw, "Load executions\t%d started, %d succeeded, %d failed%s, %s\n",
-		s.Executions.Started, s.Executions.Succeeded, s.Executions.Failed, counts(s.Executions.Errors), plural(s.Executions.Retries, "retry"))
+		s.Executions.Started, s.Executions.Succeeded, s.Executions.Failed, counts(s.Executions.Errors), retries)
 	fmt.Fprintf(tw, "Loaded this run\t%s, %s\n", plural(int(s.FilesLoaded), "file"), plural(int(s.RowsLoaded), "row"))
 	fmt.Fprintf(tw, "Snowflake logins\t%d\n", s.Snowflake.Logins)
 	fmt.Fprintf(tw, "Snowflake statements\t%s\n", strings.TrimPrefix(counts64(s.Snowflake.Statements), " "))

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -133,5 +134,11 @@ func TestThrottledLoaderWaitsItsTurn(t *testing.T) {
 	rows, distinct := rowCount(t, st, "incoming/burst/")
 	assert.Equal(t, int64(batches*records), rows)
 	assert.Equal(t, rows, distinct)
+	sum, err := st.summary(ctx, batches, time.Second)
+	require.NoError(t, err)
+	assert.Equal(t, int(st.throttle.refused.Load()), sum.Executions.Throttled, "the summary counts the throttled invocations")
+	var text strings.Builder
+	sum.WriteText(&text)
+	assert.Contains(t, text.String(), fmt.Sprintf("%d of them waited for a free loader", sum.Executions.Throttled))
 	t.Logf("%d batches, %d invocations throttled, %d retries, at most %d loaders at once", batches, st.throttle.refused.Load(), retries, st.throttle.peak.Load())
 }
