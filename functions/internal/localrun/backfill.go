@@ -30,20 +30,12 @@ func Backfill(ctx context.Context, opt Options, prefix string) (int, *Summary, e
 // announceAndRun starts the stack with the WIF user in place, lets announce put messages on
 // the ingest queue, and processes them.
 func announceAndRun(ctx context.Context, opt Options, announceFn func(context.Context, *stack) (int, error)) (int, *Summary, error) {
-	if err := opt.Validate(); err != nil {
-		return 0, nil, err
-	}
-	if opt.Timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, opt.Timeout)
-		defer cancel()
-	}
 	started := time.Now()
-	st, err := startStack(ctx, opt)
+	ctx, st, done, err := open(ctx, opt)
 	if err != nil {
 		return 0, nil, err
 	}
-	defer st.close()
+	defer done()
 	if err := st.createUser(ctx); err != nil {
 		return 0, nil, err
 	}

@@ -20,14 +20,11 @@ func layout() quarantine.Layout {
 // Quarantine writes the local bucket's rejected files, newest first, with their rule and
 // first problem; given a key, it writes that file's whole report instead.
 func Quarantine(ctx context.Context, opt Options, key string, w io.Writer) error {
-	if err := opt.Validate(); err != nil {
-		return err
-	}
-	st, err := startStack(ctx, opt)
+	ctx, st, done, err := open(ctx, opt)
 	if err != nil {
 		return err
 	}
-	defer st.close()
+	defer done()
 	if key != "" {
 		_, raw, err := quarantine.Read(ctx, st.s3.Client(), layout(), key)
 		if err != nil {

@@ -115,23 +115,12 @@ var ErrInterrupted = errors.New("interrupted before any file was processed; noth
 // timeout passes, it stops at once: what was committed stays, what was not stays queued for
 // the next run, and the summary says so (Summary.Interrupted).
 func Run(ctx context.Context, opt Options) (*Summary, error) {
-	if err := opt.Validate(); err != nil {
-		return nil, err
-	}
-	if opt.Timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, opt.Timeout)
-		defer cancel()
-	}
 	started := time.Now()
-	st, err := startStack(ctx, opt)
+	ctx, st, done, err := open(ctx, opt)
 	if err != nil {
-		if ctx.Err() != nil {
-			return nil, ErrInterrupted
-		}
 		return nil, err
 	}
-	defer st.close()
+	defer done()
 
 	stop := st.showProgress(started)
 	defer stop()
@@ -159,6 +148,28 @@ func Run(ctx context.Context, opt Options) (*Summary, error) {
 		return nil, fmt.Errorf("the run finished, but its report could not be written: %w", err)
 	}
 	return s, nil
+}
+
+// open checks opt, bounds ctx by opt.Timeout and starts the stack under it. It returns the
+// bounded context and done, which closes the stack and then ends the context. A stack that
+// could not start because ctx ended is ErrInterrupted.
+func open(ctx context.Context, opt Options) (context.Context, *stack, func(), error) {
+	if err := opt.Validate(); err != nil {
+		return ctx, nil, nil, err
+	}
+	cancel := func() {}
+	if opt.Timeout > 0 {
+		ctx, cancel = context.WithTimeout(ctx, opt.Timeout)
+	}
+	st, err := startStack(ctx, opt)
+	if err != nil {
+		if ctx.Err() != nil {
+			err = ErrInterrupted
+		}
+		cancel()
+		return ctx, nil, nil, err
+	}
+	return ctx, st, func() { st.close(); cancel() }, nil
 }
 
 // work uploads what the run was asked to, and processes it.
