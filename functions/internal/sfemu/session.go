@@ -118,6 +118,21 @@ func (s *Server) lookup(r *http.Request) (*session, map[string]any) {
 	return sess, nil
 }
 
+// liveSession finds the request's session as lookup does and answers the request itself
+// when there is none or its client was cut off (Fault.Sever); it then returns nil.
+func (s *Server) liveSession(w http.ResponseWriter, r *http.Request) *session {
+	sess, fail := s.lookup(r)
+	if fail != nil {
+		writeJSON(w, http.StatusOK, fail)
+		return nil
+	}
+	if s.isSevered(sess) {
+		cut(w)
+		return nil
+	}
+	return sess
+}
+
 func (s *Server) handleRenew(w http.ResponseWriter, r *http.Request) {
 	var body struct {
 		OldSessionToken string `json:"oldSessionToken"`
@@ -149,13 +164,7 @@ func (s *Server) handleRenew(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) handleHeartbeat(w http.ResponseWriter, r *http.Request) {
 	_, _ = io.Copy(io.Discard, r.Body)
-	sess, fail := s.lookup(r)
-	if fail != nil {
-		writeJSON(w, http.StatusOK, fail)
-		return
-	}
-	if s.isSevered(sess) {
-		cut(w)
+	if s.liveSession(w, r) == nil {
 		return
 	}
 	s.mu.Lock()

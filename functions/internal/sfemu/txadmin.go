@@ -150,13 +150,7 @@ func (s *Server) handleAbort(w http.ResponseWriter, r *http.Request) {
 		RequestID string `json:"requestId"`
 	}
 	_ = json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&body)
-	sess, fail := s.lookup(r)
-	if fail != nil {
-		writeJSON(w, http.StatusOK, fail)
-		return
-	}
-	if s.isSevered(sess) {
-		cut(w)
+	if s.liveSession(w, r) == nil {
 		return
 	}
 	s.mu.Lock()
