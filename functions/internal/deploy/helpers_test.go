@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -205,6 +206,21 @@ func resourceProps(t *testing.T, v views, name string) map[string]any {
 	props, ok := at(t, v.doc, "Resources", name, "Properties").(map[string]any)
 	require.Truef(t, ok, "%s.Properties is not a map", name)
 	return props
+}
+
+// resourcesOfType returns the logical names of the template's resources of the given types,
+// sorted.
+func resourcesOfType(t *testing.T, v views, types ...string) []string {
+	t.Helper()
+	resources, ok := v.doc["Resources"].(map[string]any)
+	require.True(t, ok, "Resources is not a map")
+	var names []string
+	for _, name := range keys(resources) {
+		if typ, _ := at(t, resources, name, "Type").(string); slices.Contains(types, typ) {
+			names = append(names, name)
+		}
+	}
+	return names
 }
 
 // strs reads a policy field that may be one string or a list of them.

@@ -145,24 +145,17 @@ func grants(all []statement, role string) map[string][]string {
 // delete on every queue, tracing adds X-Ray), which the checks below could not see.
 func TestServerlessResourcesUseTemplateRoles(t *testing.T) {
 	v := template(t)
-	resources, ok := v.doc["Resources"].(map[string]any)
-	require.True(t, ok)
-	var checked int
-	for _, name := range keys(resources) {
-		typ := at(t, resources, name, "Type")
-		if typ != "AWS::Serverless::Function" && typ != "AWS::Serverless::StateMachine" {
-			continue
-		}
-		checked++
+	names := resourcesOfType(t, v, "AWS::Serverless::Function", "AWS::Serverless::StateMachine")
+	for _, name := range names {
 		props := resourceProps(t, v, name)
 		_, hasPolicies := props["Policies"]
 		assert.Falsef(t, hasPolicies, "%s: Policies would make SAM generate a role", name)
 		role, _ := props["Role"].(string)
 		require.Regexpf(t, `^\$\{[A-Za-z0-9]+\.Arn\}$`, role, "%s: Role must name a role of this template", name)
 		logical := strings.TrimSuffix(strings.TrimPrefix(role, "${"), ".Arn}")
-		assert.Equalf(t, "AWS::IAM::Role", at(t, resources, logical, "Type"), "%s: Role", name)
+		assert.Equalf(t, "AWS::IAM::Role", at(t, v.doc, "Resources", logical, "Type"), "%s: Role", name)
 	}
-	assert.Equal(t, 3, checked, "two functions and one state machine")
+	assert.Equal(t, 3, len(names), "two functions and one state machine")
 }
 
 func TestNoUncheckedPolicies(t *testing.T) {

@@ -189,19 +189,12 @@ func TestBucketLifecycle(t *testing.T) {
 // reports, tag-based access) carry the stage tag like the rest of the stack.
 func TestLogGroupsAndAlarmsCarryTags(t *testing.T) {
 	v := template(t)
-	resources, ok := v.doc["Resources"].(map[string]any)
-	require.True(t, ok)
-	var n int
-	for _, name := range keys(resources) {
-		typ := at(t, resources, name, "Type")
-		if typ != "AWS::Logs::LogGroup" && typ != "AWS::CloudWatch::Alarm" {
-			continue
-		}
-		n++
-		tags, _ := lookup(resources, name, "Properties", "Tags")
+	names := resourcesOfType(t, v, "AWS::Logs::LogGroup", "AWS::CloudWatch::Alarm")
+	for _, name := range names {
+		tags, _ := lookup(v.doc, "Resources", name, "Properties", "Tags")
 		assert.Contains(t, tags, map[string]any{"Key": "stage", "Value": "${StageName}"}, name)
 	}
-	assert.GreaterOrEqual(t, n, 10)
+	assert.GreaterOrEqual(t, len(names), 10)
 }
 
 func TestAbortedAndTimedOutExecutionsAlarm(t *testing.T) {
