@@ -183,19 +183,17 @@ func (s *Server) handleSession(w http.ResponseWriter, r *http.Request) {
 	tok := sessionToken(r)
 	s.mu.Lock()
 	sess := s.sessions[tok]
-	s.mu.Unlock()
-	if sess != nil && s.isSevered(sess) {
-		cut(w)
-		return
-	}
-	s.mu.Lock()
-	sess = s.sessions[tok]
-	if sess != nil {
+	severed := sess != nil && s.isSevered(sess)
+	if sess != nil && !severed {
 		delete(s.sessions, sess.token)
 		delete(s.masters, sess.master)
 		s.stats.Closes++
 	}
 	s.mu.Unlock()
+	if severed {
+		cut(w)
+		return
+	}
 	if sess == nil {
 		writeJSON(w, http.StatusOK, failure("390111", "Session no longer exists.  New login required to access the service.", nil))
 		return
