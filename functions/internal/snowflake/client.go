@@ -42,17 +42,21 @@ type Client struct {
 // returned to the loader, which logs it once, with the batch and the file, as JSON.
 var quietDriver sync.Once
 
-// New checks cfg and returns a client that has not connected yet.
-func New(cfg Config, log *slog.Logger) (*Client, error) {
-	if err := cfg.Validate(); err != nil {
-		return nil, err
-	}
+func silenceDriver() {
 	quietDriver.Do(func() {
 		l := gosnowflake.GetLogger()
 		_ = l.SetLogLevel("OFF")
 		// Entries made through WithContext skip the level switch; they go nowhere instead.
 		l.SetOutput(io.Discard)
 	})
+}
+
+// New checks cfg and returns a client that has not connected yet.
+func New(cfg Config, log *slog.Logger) (*Client, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	silenceDriver()
 	if log == nil {
 		log = slog.Default()
 	}

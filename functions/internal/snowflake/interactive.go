@@ -2,7 +2,6 @@ package snowflake
 
 import (
 	"database/sql"
-	"io"
 
 	"github.com/snowflakedb/gosnowflake"
 )
@@ -15,11 +14,7 @@ func OpenInteractive(cfg Config) (*sql.DB, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	quietDriver.Do(func() {
-		l := gosnowflake.GetLogger()
-		_ = l.SetLogLevel("OFF")
-		l.SetOutput(io.Discard)
-	})
+	silenceDriver()
 	// The login happens when the pool first asks for a connection.
 	return sql.OpenDB(gosnowflake.NewConnector(gosnowflake.SnowflakeDriver{}, *cfg.driverConfig())), nil
 }
