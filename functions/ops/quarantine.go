@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"time"
@@ -67,12 +65,7 @@ func runQuarantineShow(ctx context.Context, args []string, stdout, stderr io.Wri
 	if err != nil {
 		return err
 	}
-	var pretty bytes.Buffer
-	if json.Indent(&pretty, raw, "", "  ") != nil {
-		pretty.Write(raw)
-	}
-	fmt.Fprintln(stdout, pretty.String())
-	return nil
+	return quarantine.WriteReport(stdout, raw)
 }
 
 const resubmitHelp = `

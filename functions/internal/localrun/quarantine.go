@@ -1,9 +1,7 @@
 package localrun
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"time"
@@ -30,12 +28,7 @@ func Quarantine(ctx context.Context, opt Options, key string, w io.Writer) error
 		if err != nil {
 			return err
 		}
-		var pretty bytes.Buffer
-		if json.Indent(&pretty, raw, "", "  ") != nil {
-			pretty.Write(raw)
-		}
-		_, err = fmt.Fprintln(w, pretty.String())
-		return err
+		return quarantine.WriteReport(w, raw)
 	}
 	entries, err := quarantine.Recent(ctx, st.s3.Client(), layout(), time.Time{}, 0)
 	if err != nil {

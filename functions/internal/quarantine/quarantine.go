@@ -3,6 +3,7 @@
 package quarantine
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -137,6 +138,19 @@ func Original(ctx context.Context, c Client, l Layout, key string) (obj announce
 	}
 	changed = (r.VersionID != "" && aws.ToString(head.VersionId) != r.VersionID) || (r.ETag != "" && strings.Trim(r.ETag, `"`) != obj.ETag)
 	return obj, r, changed, nil
+}
+
+// WriteReport prints a report as Read returned it, indented; what is not JSON is printed as
+// stored.
+func WriteReport(w io.Writer, raw []byte) error {
+	var pretty bytes.Buffer
+	if json.Indent(&pretty, raw, "", "  ") != nil {
+		pretty.Reset()
+		pretty.Write(raw)
+	}
+	pretty.WriteByte('\n')
+	_, err := pretty.WriteTo(w)
+	return err
 }
 
 // WriteList prints entries as a table: when, rule, file, first problem.
