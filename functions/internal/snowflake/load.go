@@ -354,11 +354,11 @@ func (p plan) apply(ctx context.Context, conn *sql.Conn, st statements, b *Batch
 		if !validTable(table) {
 			return &Error{Name: NameSQL, Op: "load batch", Err: fmt.Errorf("FILE_LOADS.TARGET_TABLE %q is not a valid Snowflake identifier; correct that row of FILE_LOADS", table)}
 		}
-		if _, err := conn.ExecContext(ctx, st.deleteMoved(table, p.moved[table])); err != nil {
+		if _, err := conn.ExecContext(ctx, deleteRows(table, p.moved[table])); err != nil {
 			return fmt.Errorf("delete replaced rows from %s, where FILE_LOADS says they were loaded: %w", table, err)
 		}
 	}
-	if _, err := conn.ExecContext(ctx, st.deleteRows(winners)); err != nil {
+	if _, err := conn.ExecContext(ctx, deleteRows(b.Table, winners)); err != nil {
 		return fmt.Errorf("delete replaced rows from %s: %w", b.Table, err)
 	}
 	n, err = execCount(ctx, conn, st.insertRows(winners), loadID, loadedAt)

@@ -173,15 +173,11 @@ WHEN NOT MATCHED AND %[4]s THEN INSERT (%[5]s) VALUES (
 		stagedFiles, fileIn("s", replace), versionGuard, fileIn("s", fresh), strings.Join(FileLoadsColumns, ", "), st.table)
 }
 
-// deleteRows removes every row of the winning files' keys from the target: the rows of the
-// version they replace, or their own rows from an earlier load of the same version.
-func (st statements) deleteRows(winners []int) string { return deleteKeys(st.table, winners) }
-
-// deleteMoved removes the rows of the given files' keys from table, where FILE_LOADS says the
-// version they replace was loaded: a route sent the new version to another table.
-func (st statements) deleteMoved(table string, files []int) string { return deleteKeys(table, files) }
-
-func deleteKeys(table string, files []int) string {
+// deleteRows removes every row of the given files' keys from table. On the batch's table
+// these are the rows of the version the winners replace, or their own rows from an earlier
+// load of the same version; on another table, the rows of a replaced version that FILE_LOADS
+// says a route sent there.
+func deleteRows(table string, files []int) string {
 	return fmt.Sprintf(`DELETE FROM %[1]s d USING %[2]s f
 WHERE %[3]s AND d.S3_BUCKET = f.S3_BUCKET AND d.S3_KEY = f.S3_KEY`,
 		table, stagedFiles, fileIn("f", files))
