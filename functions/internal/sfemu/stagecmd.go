@@ -19,7 +19,10 @@ type fileCommand struct {
 	copy        *copySpec
 }
 
-// fileKind tells whether text is a file command and which; "" when it is not.
+// fileKind tells whether text is a file command and which; "" when it is not. LS and RM
+// are Snowflake's short forms of LIST and REMOVE
+// (https://docs.snowflake.com/en/sql-reference/sql/list,
+// https://docs.snowflake.com/en/sql-reference/sql/remove).
 func fileKind(text string) string {
 	switch w := strings.ToUpper(firstWord(text)); w {
 	case "PUT", "GET", "LIST", "REMOVE", "COPY":

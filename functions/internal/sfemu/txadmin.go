@@ -142,9 +142,10 @@ func (s *Server) running(r *http.Request, requestID string) (context.Context, fu
 	}
 }
 
-// handleAbort serves the driver's abort-request ({"requestId": ...}), sent when the caller's
-// context ends while a statement runs: it cancels that statement, which then fails with
-// 000604. A statement that is not running gets 000605, which the driver takes as done.
+// handleAbort serves the driver's abort-request ({"requestId": ...}; abortRequestPath in
+// gosnowflake's restful.go), sent when the caller's context ends while a statement runs: it
+// cancels that statement, which then fails with 000604. A statement that is not running
+// gets 000605, which the driver takes as done.
 func (s *Server) handleAbort(w http.ResponseWriter, r *http.Request) {
 	var body struct {
 		RequestID string `json:"requestId"`

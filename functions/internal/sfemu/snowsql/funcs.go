@@ -160,7 +160,8 @@ func rename(duck string) func(c *callCtx) (item, error) {
 var functions map[string]func(c *callCtx) (item, error)
 
 // parseJSONCall translates PARSE_JSON(expr [, parameter]) and TRY_PARSE_JSON to the
-// emulator's own reading of JSON (ParseJSON), through ParseJSONFunction.
+// emulator's own reading of JSON (ParseJSON), through ParseJSONFunction. The parameter is
+// 's' or 'd', as Snowflake allows (https://docs.snowflake.com/en/sql-reference/functions/parse_json).
 func parseJSONCall(c *callCtx, try bool) (item, error) {
 	if err := c.arity(1, 2); err != nil {
 		return item{}, err

@@ -149,7 +149,9 @@ func castTo(x item, t sqlType, try bool) item {
 		out.sql = unwrapped
 	case x.kind == kindJSON && t.numeric():
 		// DuckDB reads a JSON number as a double, so 9999999999999999.99 would become 1e16;
-		// Snowflake keeps the NUMBER in a VARIANT exact. JSONScalarFunction reads the text.
+		// Snowflake keeps the NUMBER in a VARIANT exact
+		// (https://docs.snowflake.com/en/sql-reference/data-types-semistructured).
+		// JSONScalarFunction reads the text.
 		base, path := x.sql, "$"
 		if x.pathBase != "" {
 			base, path = x.pathBase, x.path
