@@ -79,11 +79,8 @@ func (p *jsonParser) member(i int, key string) int {
 		if k == key {
 			return i
 		}
-		if i = skipJSON(s, i); i < 0 {
+		if i = nextItem(s, i); i < 0 {
 			return -1
-		}
-		if i = skipWS(s, i); i < len(s) && s[i] == ',' {
-			i = skipWS(s, i+1)
 		}
 	}
 	return -1
@@ -100,14 +97,23 @@ func (p *jsonParser) element(i, n int) int {
 		if k == n {
 			return i
 		}
-		if i = skipJSON(s, i); i < 0 {
+		if i = nextItem(s, i); i < 0 {
 			return -1
-		}
-		if i = skipWS(s, i); i < len(s) && s[i] == ',' {
-			i = skipWS(s, i+1)
 		}
 	}
 	return -1
+}
+
+// nextItem returns where the member or element after the value at i starts (past its
+// comma), or -1 when the text ends first.
+func nextItem(s string, i int) int {
+	if i = skipJSON(s, i); i < 0 {
+		return -1
+	}
+	if i = skipWS(s, i); i < len(s) && s[i] == ',' {
+		i = skipWS(s, i+1)
+	}
+	return i
 }
 
 // skipJSON returns the index after the JSON value at i, or -1 when the text ends first.
