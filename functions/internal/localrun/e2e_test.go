@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/keyless-etl/s3-snowflake-loader/functions/internal/gate"
+	"github.com/keyless-etl/s3-snowflake-loader/functions/internal/quarantine"
 	"github.com/keyless-etl/s3-snowflake-loader/functions/internal/records"
 	"github.com/keyless-etl/s3-snowflake-loader/functions/internal/s3local"
 	"github.com/keyless-etl/s3-snowflake-loader/functions/internal/sfemu"
@@ -150,7 +151,7 @@ func TestEndToEnd(t *testing.T) {
 			assert.Equal(t, StatusRejected, f.Status, name)
 			assert.NotEmpty(t, f.Rule, name)
 			assert.NotEmpty(t, f.Problem, name)
-			assert.Equal(t, quarantinePrefix+"samples/invalid/"+name+reportSuffix, f.Report)
+			assert.Equal(t, quarantinePrefix+"samples/invalid/"+name+quarantine.ReportSuffix, f.Report)
 			assert.FileExists(t, f.ReportPath, name)
 		}
 		var loadedRows int64

@@ -37,9 +37,6 @@ const (
 	StatusSkipped      = "skipped"       // overwritten or deleted before it was read
 )
 
-// reportSuffix ends the key of a rejected file's report, beside its quarantined copy.
-const reportSuffix = ".report.json"
-
 // FileResult is what happened to one file in this run.
 type FileResult struct {
 	Key       string `json:"key"`

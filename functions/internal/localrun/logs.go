@@ -4,6 +4,8 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+
+	"github.com/keyless-etl/s3-snowflake-loader/functions/internal/quarantine"
 )
 
 // tally counts what the handlers report in their logs (the "outcome" and "rule" keys), the
@@ -50,7 +52,7 @@ type countingHandler struct {
 }
 
 func (h countingHandler) Handle(ctx context.Context, r slog.Record) error {
-	var outcome, rule, quarantine string
+	var outcome, rule, quarantineKey string
 	var records int64
 	r.Attrs(func(a slog.Attr) bool {
 		switch a.Key {
@@ -61,7 +63,7 @@ func (h countingHandler) Handle(ctx context.Context, r slog.Record) error {
 		case "records":
 			records = a.Value.Int64()
 		case "quarantine_key":
-			quarantine = a.Value.String()
+			quarantineKey = a.Value.String()
 		}
 		return true
 	})
@@ -82,8 +84,8 @@ func (h countingHandler) Handle(ctx context.Context, r slog.Record) error {
 			case "rejected":
 				h.tally.files.set(h.key, h.version, func(f *FileResult) {
 					f.Status, f.Rule, f.Rows = StatusRejected, rule, 0
-					if quarantine != "" {
-						f.Report = quarantine + reportSuffix
+					if quarantineKey != "" {
+						f.Report = quarantineKey + quarantine.ReportSuffix
 					}
 				})
 			case "skipped":
