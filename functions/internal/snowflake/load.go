@@ -336,10 +336,7 @@ func against(f File, prev loadedVersion) Status {
 // apply runs the MERGE, DELETE and INSERT of the plan and checks that each touched as many
 // rows as planned: fewer means a concurrent load committed a version in between.
 func (p plan) apply(ctx context.Context, conn *sql.Conn, st statements, b *Batch) error {
-	loadID, loadedAt := b.LoadID, formatTime(b.LoadedAt.UTC())
-	if b.LoadedAt.IsZero() {
-		loadedAt = formatTime(time.Now().UTC())
-	}
+	loadID, loadedAt := b.LoadID, loadTime(b)
 	winners := p.winners()
 	n, err := execCount(ctx, conn, st.merge(p.fresh, p.replace), loadID, loadedAt)
 	if err != nil {
