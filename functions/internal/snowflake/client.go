@@ -193,8 +193,10 @@ func (cc countingConnector) Connect(ctx context.Context) (driver.Conn, error) {
 
 // login opens a session within the configured login timeout. The driver passes ctx to every
 // request of its login (the WIF attestation, the login request and its retries) and keeps
-// it afterwards only to log with, so a deadline on it bounds the whole login and nothing
-// after it. Without it, an endpoint that accepts connections and never answers holds a
+// it afterwards only to log with (gosnowflake v1.19.1: connection.go, buildSnowflakeConn
+// stores it as sc.ctx, which auth.go's authenticateWithConfig uses for the login and
+// connection.go's Close and cleanup only for logging), so a deadline on it bounds the whole
+// login and nothing after it. Without it, an endpoint that accepts connections and never answers holds a
 // login for MaxRetries+1 full request timeouts (see the Timeouts comment in config.go).
 func (cc countingConnector) login(ctx context.Context) (driver.Conn, error) {
 	timeout := cc.client.cfg.loginTimeout()
