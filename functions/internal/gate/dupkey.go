@@ -243,7 +243,12 @@ func pointerTo(d []byte, i, at int) string {
 	}
 }
 
-var pointerEscaper = strings.NewReplacer("~", "~0", "/", "~1")
+// pointerEscaper and pointerUnescaper turn a key into a JSON pointer token and back
+// (RFC 6901); each replaces in one pass, so "~01" decodes to "~1".
+var (
+	pointerEscaper   = strings.NewReplacer("~", "~0", "/", "~1")
+	pointerUnescaper = strings.NewReplacer("~1", "/", "~0", "~")
+)
 
 func pointerToken(key []byte) string {
 	return pointerEscaper.Replace(string(key))

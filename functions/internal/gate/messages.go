@@ -126,13 +126,13 @@ func condition(root *jsonschema.Schema, instance any, e *jsonschema.ValidationEr
 // subschemas by name or index; nil when the pointer goes elsewhere.
 func navigate(s *jsonschema.Schema, tokens []string) *jsonschema.Schema {
 	for i := 0; s != nil && i < len(tokens); i++ {
-		tok := strings.NewReplacer("~1", "/", "~0", "~").Replace(tokens[i])
+		tok := pointerUnescaper.Replace(tokens[i])
 		next := func() (string, bool) {
 			if i+1 >= len(tokens) {
 				return "", false
 			}
 			i++
-			return strings.NewReplacer("~1", "/", "~0", "~").Replace(tokens[i]), true
+			return pointerUnescaper.Replace(tokens[i]), true
 		}
 		index := func(list []*jsonschema.Schema) *jsonschema.Schema {
 			n, ok := next()
