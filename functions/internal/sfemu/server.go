@@ -268,7 +268,9 @@ func (s *Server) Close() error {
 		s.s3.close()
 	}
 	if s.stageTempDir {
-		err = errors.Join(err, os.RemoveAll(s.stageRoot))
+		for _, d := range s.stageDirs() {
+			err = errors.Join(err, os.RemoveAll(d))
+		}
 	}
 	return err
 }

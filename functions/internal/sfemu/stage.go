@@ -225,6 +225,12 @@ func cells(vals ...string) []*string {
 	return out
 }
 
+// stageDirs are the stage root and, beside it, the S3 endpoint's object metadata and
+// uploads in progress (s3stage.go).
+func (s *Server) stageDirs() []string {
+	return []string{s.stageRoot, s.stageRoot + ".s3meta", s.stageRoot + ".uploads"}
+}
+
 // openStages resolves Config.StageDir.
 func (s *Server) openStages() error {
 	s.stageRoot = s.cfg.StageDir
@@ -238,7 +244,7 @@ func (s *Server) openStages() error {
 		}
 		s.stageRoot, s.stageTempDir = dir, true
 	}
-	for _, d := range []string{s.stageRoot, s.stageRoot + ".s3meta", s.stageRoot + ".uploads"} {
+	for _, d := range s.stageDirs() {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return err
 		}
