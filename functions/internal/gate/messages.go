@@ -79,8 +79,10 @@ func plainMessage(root *jsonschema.Schema, instance any, e *jsonschema.Validatio
 	case *kind.FalseSchema:
 		msg = field + " is not allowed here"
 	default:
-		// The library's own words, about the field; no keyword path.
-		msg = fmt.Sprintf("%s: %s", field, strings.TrimPrefix(e.Error(), "at '"+pointer(e.InstanceLocation)+"': "))
+		// The library's own words, about the field; no keyword path. Without a location the
+		// library writes no pointer to strip, so no key's escaping or quoting can leave one.
+		bare := jsonschema.ValidationError{ErrorKind: e.ErrorKind}
+		msg = fmt.Sprintf("%s: %s", field, strings.TrimPrefix(bare.Error(), "at '': "))
 	}
 	return msg + condition(root, instance, e)
 }
@@ -205,13 +207,6 @@ func fieldName(loc []string) string {
 
 func joinField(loc []string, name string) string {
 	return strings.Join(append(append([]string{}, loc...), name), ".")
-}
-
-func pointer(loc []string) string {
-	if len(loc) == 0 {
-		return ""
-	}
-	return "/" + strings.Join(loc, "/")
 }
 
 func withArticle(jsonType string) string {
