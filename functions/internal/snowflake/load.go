@@ -155,6 +155,13 @@ func (c *Client) load(ctx context.Context, conn *sql.Conn, b *Batch) (res *Resul
 	}
 	res, plan := decide(b, loaded)
 	plan.moved = moved(b, loaded, plan)
+	// Table names read back from FILE_LOADS end up in SQL text: refuse a bad one before the
+	// MERGE, not after it.
+	for table := range plan.moved {
+		if !validTable(table) {
+			return nil, &Error{Name: NameSQL, Op: "load batch", Err: fmt.Errorf("FILE_LOADS.TARGET_TABLE %q is not a valid Snowflake identifier; correct that row of FILE_LOADS", table)}
+		}
+	}
 	if len(plan.winners()) > 0 {
 		if err = plan.apply(ctx, conn, st, b); err != nil {
 			return nil, err
@@ -348,9 +355,6 @@ func (p plan) apply(ctx context.Context, conn *sql.Conn, st statements, b *Batch
 	// Tables in name order, so that two loads that delete from the same tables lock them in
 	// the same order.
 	for _, table := range slices.Sorted(maps.Keys(p.moved)) {
-		if !validTable(table) {
-			return &Error{Name: NameSQL, Op: "load batch", Err: fmt.Errorf("FILE_LOADS.TARGET_TABLE %q is not a valid Snowflake identifier; correct that row of FILE_LOADS", table)}
-		}
 		if _, err := conn.ExecContext(ctx, deleteRows(table, p.moved[table])); err != nil {
 			return fmt.Errorf("delete replaced rows from %s, where FILE_LOADS says they were loaded: %w", table, err)
 		}

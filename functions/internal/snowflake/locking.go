@@ -61,7 +61,7 @@ func loadTime(b *Batch) string {
 // moved finds the winners whose loaded version FILE_LOADS places in another table than the
 // batch's: a route sent the new version elsewhere, and the old rows must go, or the key would
 // have rows of two versions. Table names read back from FILE_LOADS end up in SQL text, so
-// one that is not a plain identifier is refused by apply's check.
+// load refuses one that is not a plain identifier before the MERGE.
 func moved(b *Batch, loaded map[int]loadedVersion, p plan) map[string][]int {
 	out := map[string][]int{}
 	for _, i := range p.winners() {
