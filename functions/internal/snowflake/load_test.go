@@ -1,7 +1,9 @@
 package snowflake
 
 import (
+	"compress/gzip"
 	"database/sql"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -106,7 +108,13 @@ func TestBatchSpool(t *testing.T) {
 	require.NoError(t, b.check())
 
 	lines := func(i int) []string {
-		body, err := os.ReadFile(filepath.Join(b.spool, spoolName(i)))
+		assert.NoFileExists(t, filepath.Join(b.spool, spoolName(i)), "only the compressed spool file is left")
+		f, err := os.Open(filepath.Join(b.spool, spoolName(i)+".gz"))
+		require.NoError(t, err)
+		defer f.Close()
+		zr, err := gzip.NewReader(f)
+		require.NoError(t, err)
+		body, err := io.ReadAll(zr)
 		require.NoError(t, err)
 		return strings.Split(strings.TrimSuffix(string(body), "\n"), "\n")
 	}

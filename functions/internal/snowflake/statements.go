@@ -101,12 +101,14 @@ func (st statements) lock() string {
 	return fmt.Sprintf(`UPDATE %s SET LOCKED_BY_LOAD = CAST(? AS VARCHAR), LOCKED_AT = CAST(? AS TIMESTAMP_TZ) WHERE NAME = '%s'`, loadLock, lockRow)
 }
 
-// put uploads the batch's spool files to its folder of the user stage. AUTO_COMPRESS has
-// the driver gzip each file on its way (COPY detects the compression from the .gz suffix);
-// OVERWRITE because a folder is used by one attempt only. PARALLEL is the driver's number
-// of concurrent uploads. See https://docs.snowflake.com/en/sql-reference/sql/put.
+// put uploads the batch's spool files, already gzipped (Batch.compress), to its folder of the
+// user stage: SOURCE_COMPRESSION = GZIP with AUTO_COMPRESS = FALSE has the driver upload them
+// as they are (processFileCompressionType in the driver's file_transfer_agent.go), and COPY
+// detects the compression (COMPRESSION = AUTO). OVERWRITE because a folder is used by one
+// attempt only. PARALLEL is the driver's number of concurrent uploads.
+// See https://docs.snowflake.com/en/sql-reference/sql/put.
 func (st statements) put(spool string) string {
-	return fmt.Sprintf("PUT 'file://%s/*' '%s' AUTO_COMPRESS = TRUE SOURCE_COMPRESSION = NONE OVERWRITE = TRUE PARALLEL = %d",
+	return fmt.Sprintf("PUT 'file://%s/*' '%s' AUTO_COMPRESS = FALSE SOURCE_COMPRESSION = GZIP OVERWRITE = TRUE PARALLEL = %d",
 		spool, st.stage, putParallel)
 }
 
