@@ -1,9 +1,11 @@
 package loader
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 
 	"github.com/aws/aws-lambda-go/lambda/messages"
 
@@ -20,6 +22,9 @@ const (
 	NameS3Transient = "S3.Transient"
 	NameS3NotFound  = "S3.NotFound"
 	NameDataInvalid = "Data.Invalid"
+	// NamePanic is a defect of the loader itself: the same batch would fail the same way, so
+	// it is not retried.
+	NamePanic = "Loader.Panic"
 )
 
 // FileError is a failure tied to one file of the batch.
@@ -61,13 +66,15 @@ var advice = map[string]string{
 		"check that nothing between the Lambda and Snowflake rewrites requests, then redrive the message.",
 	snowflake.NameForbidden: "Snowflake, or a proxy or firewall in front of it, refused the Lambda's traffic (HTTP 403); " +
 		"check the account's network policy (it must allow the Lambda's egress IP or VPC endpoint) and SNOWFLAKE_HOST (a PrivateLink host when public access is off), then redrive the message.",
+	NamePanic: "this is a defect of the loader, not of the data or the configuration; the log line 'the loader panicked' has the stack. " +
+		"Nothing of the batch was committed unless its COMMIT had completed, and loading it again never duplicates rows: report the defect, and redrive the message once a fixed loader is deployed.",
 	snowflake.NameRequestTooLarge: "a request was larger than Snowflake accepts (HTTP 413); lower the validator's BATCH_MAX_BYTES, then redrive the message: the validator batches its files again.",
 }
 
 // Names lists every error name the loader returns; the README's error table and the state
 // machine's Retry and Catch lists are checked against it.
 func Names() []string {
-	return append([]string{NameS3Transient, NameS3NotFound, NameDataInvalid}, snowflake.Names...)
+	return append([]string{NameS3Transient, NameS3NotFound, NameDataInvalid, NamePanic}, snowflake.Names...)
 }
 
 // nameOf returns the documented name of err.
@@ -98,6 +105,30 @@ func invokeError(name string, err error) messages.InvokeResponse_Error {
 		msg += " — " + a
 	}
 	return messages.InvokeResponse_Error{Type: name, Message: msg}
+}
+
+// panicked, deferred by Handle, turns a panic into Loader.Panic. Left alone, the Lambda Go
+// runtime would report it under the Go type of the panic value ("boundsError", "string"),
+// a name the state machine and the README know nothing of. It logs the stack and panics
+// again with a messages.InvokeResponse_Error, which the runtime reports as it is, with
+// ShouldExit so that it still ends this execution environment, whose state the panic may
+// have left half-changed (lambdaPanicResponse and callBytesHandlerFunc in aws-lambda-go's
+// lambda/errors.go and lambda/invoke_loop.go).
+func (h *Handler) panicked(ctx context.Context, loadID string) {
+	v := recover()
+	if v == nil {
+		return
+	}
+	if ive, ok := v.(messages.InvokeResponse_Error); ok {
+		panic(ive)
+	}
+	err := fmt.Errorf("the loader panicked: %v", v)
+	h.logger().ErrorContext(ctx, "the loader panicked",
+		slog.String("load_id", loadID), slog.String("error_name", NamePanic),
+		slog.String("error", err.Error()), slog.String("stack", string(debug.Stack())))
+	ive := invokeError(NamePanic, err)
+	ive.ShouldExit = true
+	panic(ive)
 }
 
 // errorAttrs are the log attributes that locate err and, for an authentication failure, say

@@ -27,15 +27,13 @@ type Store interface {
 
 var _ Store = (*snowflake.Client)(nil)
 
-// DefaultMaxBatchBytes bounds the decompressed record bytes one invocation holds. A batch is
-// held in memory from the first S3 read until Snowflake has it: as three column slices (the
-// record text plus about 32 bytes per record), and then once more while the driver encodes
-// the whole array bind as one JSON request. BenchmarkLoadMemory in the snowflake package
-// measures the peak: about 6 times the record bytes of heap in use, 8 times counting what the
-// Go runtime holds. 512 MiB of records (the validator's default batch cap, which it counts in
-// decompressed bytes) thus peaks near 4 GiB, inside the 6 GiB the template gives the
-// function. A batch beyond the cap fails as Data.Invalid, naming the file where it was
-// crossed: the validator's BATCH_MAX_BYTES must keep batches below it.
+// DefaultMaxBatchBytes bounds the decompressed record bytes one invocation loads. The loader
+// does not hold a batch in memory: it writes the records to /tmp, gzipped file by file, and
+// uploads them to a Snowflake stage (snowflake.Batch), so its heap stays near 50 MB whatever
+// the batch (BenchmarkLoadMemory). The cap bounds /tmp instead: the template's
+// EphemeralStorage (2 GiB) is sized for 512 MiB, the validator's default batch cap, which it
+// counts in decompressed bytes too. A batch beyond the cap fails as Data.Invalid, naming the
+// file where it was crossed: the validator's BATCH_MAX_BYTES must keep batches below it.
 const DefaultMaxBatchBytes = 512 << 20
 
 // maxListedFiles caps the per-file list of the output. A batch has at most 1000 files (100 by
@@ -50,7 +48,7 @@ type Handler struct {
 	// Now gives the load time written to every row; nil means time.Now.
 	Now    func() time.Time
 	Logger *slog.Logger
-	// MaxBatchBytes bounds the decompressed record bytes held; 0 means DefaultMaxBatchBytes.
+	// MaxBatchBytes bounds the decompressed record bytes loaded; 0 means DefaultMaxBatchBytes.
 	MaxBatchBytes int64
 	// Metrics, when set, records each invocation's figures; they are written to MetricsOut as
 	// one CloudWatch embedded-metric line at the end of the invocation.
@@ -86,10 +84,12 @@ type FileOutput struct {
 }
 
 // Handle loads the batch and reports per file. A failure comes back as a
-// messages.InvokeResponse_Error whose Type is one of the documented error names.
+// messages.InvokeResponse_Error whose Type is one of the documented error names; a panic is
+// logged and panics again as Loader.Panic (panicked).
 func (h *Handler) Handle(ctx context.Context, in batch.Input) (Output, error) {
 	// Every line logged during the load, the Snowflake login included, names the execution.
 	ctx = obs.WithExecution(ctx, in.Name)
+	defer h.panicked(ctx, in.Name)
 	obs.Annotate(ctx, obs.KeyExecution, in.Name)
 	log := h.logger()
 	loginsBefore, started := h.Store.Logins(), time.Now()

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambda/messages"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
@@ -499,4 +500,34 @@ func TestHandleSupersededFilesAreAlwaysListed(t *testing.T) {
 		}
 	}
 	assert.Equal(t, 3, listed)
+}
+
+func TestPanicIsReportedAsLoaderPanic(t *testing.T) {
+	s3c := &fakeS3{objects: map[string]string{"a.ndjson": "{\"n\":1}\n"}}
+	store := &fakeStore{load: func(*snowflake.Batch) (*snowflake.Result, error) {
+		var files map[string]int
+		files["a.ndjson"]++ // a defect: assignment to a nil map
+		return nil, nil
+	}}
+	var logs bytes.Buffer
+	h := newHandler(s3c, store, &logs)
+	payload, err := json.Marshal(input(file("a.ndjson", 1)))
+	require.NoError(t, err)
+
+	// The runtime's own panic handling, through the entry point it exports.
+	var resp messages.InvokeResponse
+	req := &messages.InvokeRequest{Payload: payload, Deadline: messages.InvokeRequest_Timestamp{Seconds: time.Now().Add(time.Minute).Unix()}}
+	require.NoError(t, lambda.NewFunction(h).Invoke(req, &resp)) //nolint:staticcheck // the same recover as the runtime's invoke loop
+	require.NotNil(t, resp.Error, "the invocation fails")
+	assert.Equal(t, NamePanic, resp.Error.Type, "Step Functions sees the documented name, not the Go type of the panic")
+	assert.True(t, resp.Error.ShouldExit, "the execution environment is still replaced")
+	assert.Contains(t, resp.Error.Message, "assignment to entry in nil map")
+	assert.Contains(t, resp.Error.Message, advice[NamePanic])
+
+	var line map[string]any
+	require.NoError(t, json.Unmarshal(logs.Bytes(), &line), "one log line: %s", logs.String())
+	assert.Equal(t, "the loader panicked", line["msg"])
+	assert.Equal(t, NamePanic, line["error_name"])
+	assert.Equal(t, "load-1", line["load_id"])
+	assert.Contains(t, line["stack"], "handler_test.go", "the stack leads to the defect")
 }
