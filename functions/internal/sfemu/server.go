@@ -138,8 +138,9 @@ type Server struct {
 }
 
 // Start opens the database and serves Snowflake's REST API on 127.0.0.1 over plain http.
-// ctx bounds start-up only; Close stops the server.
-func Start(ctx context.Context, cfg Config) (*Server, error) {
+// ctx bounds start-up only; Close stops the server. A start that fails leaves nothing
+// behind: no open database, listener or temporary folder.
+func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	s := &Server{
 		cfg:      cfg,
 		log:      cfg.Logger,
@@ -157,6 +158,11 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	defer func() {
+		if err != nil {
+			s.abandon()
+		}
+	}()
 	if err := s.openStages(); err != nil {
 		return nil, err
 	}
@@ -199,16 +205,13 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s.db = sql.OpenDB(connector)
 	if err := registerFunctions(ctx, s.db); err != nil {
-		_ = s.db.Close()
 		return nil, err
 	}
 	if err := s.initCatalog(ctx); err != nil {
-		_ = s.db.Close()
 		return nil, err
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		_ = s.db.Close()
 		return nil, fmt.Errorf("sfemu: listen on loopback: %w", err)
 	}
 	s.ln = ln
@@ -273,6 +276,21 @@ func (s *Server) Close() error {
 		}
 	}
 	return err
+}
+
+// abandon undoes what a failed Start had done.
+func (s *Server) abandon() {
+	if s.db != nil {
+		_ = s.db.Close()
+	}
+	if s.s3 != nil {
+		s.s3.close()
+	}
+	if s.stageTempDir {
+		for _, d := range s.stageDirs() {
+			_ = os.RemoveAll(d)
+		}
+	}
 }
 
 func writeJSON(w http.ResponseWriter, status int, body any) {

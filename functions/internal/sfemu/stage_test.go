@@ -257,3 +257,18 @@ func TestCopyPurge(t *testing.T) {
 	assert.Equal(t, int64(2), queryInt(t, s, "SELECT COUNT(*) FROM LOADER_DB.RAW.LINES"))
 	assert.Equal(t, []string{"p/a.ndjson.gz"}, stageNames(t, db, "LIST @~/p/"), "only the loaded file was purged")
 }
+
+func TestFailedStartLeavesNothingBehind(t *testing.T) {
+	_, err := StageCertFile() // made once per process, outside the folder watched below
+	require.NoError(t, err)
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+
+	// DuckDB refuses the memory limit once the stage folders and the stage endpoint exist.
+	_, err = Start(context.Background(), Config{StageLocation: "S3", MemoryLimit: "no such size"})
+	require.Error(t, err)
+
+	left, err := os.ReadDir(tmp)
+	require.NoError(t, err)
+	assert.Empty(t, left, "the temporary stage folders are removed")
+}
