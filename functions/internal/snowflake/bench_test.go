@@ -40,7 +40,7 @@ func benchBatch(b *testing.B, seq, files, records int) *Batch {
 // BenchmarkLoad measures what a load costs Snowflake, from the emulator's counters: logins
 // per 1,000 files and statements (requests) per batch, for batches of 1, 100 and 1,000 files
 // of 1,000 records, with the rows loaded per second. "batched" is this loader: one session per container, one transaction per batch;
-// its session is opened (login, the two statements of sessionSetup) by a ping before the
+// its session is opened (login, sessionSetup, sweepOrphans) by a ping before the
 // measured batches, so its statements per batch leave out that once-per-container cost,
 // while its logins count it. "per-file" is the pattern of the Python demo: one connection
 // (one login) per file, each file loaded on its own, so its statements per batch include
