@@ -47,8 +47,9 @@ func (s *Server) handleQuery(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.maxRequestBytes()))
 	var tooLarge *http.MaxBytesError
 	if errors.As(err, &tooLarge) {
-		// Snowflake's front end refuses an oversized body before any statement runs, with
-		// 413; the driver does not retry it.
+		// Refused before any statement runs, as a front end refuses an oversized body, with
+		// 413 (see DefaultMaxRequestBytes for where the limit lies). The driver does not
+		// retry it: isRetryableStatus in its retry.go retries 5xx, 408 and 429 only.
 		s.log.Info("request refused: body too large", "session", sess.id, "limit", tooLarge.Limit)
 		writeJSON(w, http.StatusRequestEntityTooLarge, map[string]any{"message": fmt.Sprintf(
 			"Request body larger than %d bytes; load bulk data through a stage (PUT, then COPY).", tooLarge.Limit)})

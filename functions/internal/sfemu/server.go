@@ -81,9 +81,13 @@ type Config struct {
 	MaxRequestBytes int64
 }
 
-// DefaultMaxRequestBytes is the request body cap when Config.MaxRequestBytes is 0: Snowflake
-// advises keeping a statement with its binds to about 1 MB, and a bulk payload belongs in
-// a stage (https://docs.snowflake.com/en/developer-guide/sql-api/submitting-requests).
+// DefaultMaxRequestBytes is the request body cap when Config.MaxRequestBytes is 0. Snowflake
+// recommends keeping a statement, binds included, to 1 MB, and sends larger data through
+// files (https://docs.snowflake.com/en/user-guide/query-size-limits). Snowflake itself still
+// runs a larger statement, but truncates its text when it records it, so such a query cannot
+// be retried or rerun; its own hard limit on a request is not documented. The emulator makes
+// the recommendation a hard limit on purpose, stricter than Snowflake, so that a test proves
+// no request of the loader depends on a size Snowflake only tolerates.
 const DefaultMaxRequestBytes = 1 << 20
 
 // Server is a Snowflake account on a loopback port.
