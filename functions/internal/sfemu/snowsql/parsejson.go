@@ -277,11 +277,26 @@ func (p *jsonParser) array(i, depth int) int {
 	}
 }
 
+// plainRun returns the end of the run of string bytes from k that need no decoding: up to
+// the first quote, backslash or control character.
+func plainRun(s string, k int) int {
+	for k < len(s) && s[k] != '"' && s[k] != '\\' && s[k] >= 0x20 {
+		k++
+	}
+	return k
+}
+
 // str checks the string at i and returns the index after it and its text.
 func (p *jsonParser) str(i int) (int, string) {
 	s := p.s
+	k := plainRun(s, i+1)
+	if k < len(s) && s[k] == '"' {
+		// Most strings hold no escape: their text is the input's own bytes.
+		return k + 1, s[i+1 : k]
+	}
 	var text strings.Builder
-	for k := i + 1; k < len(s); {
+	text.WriteString(s[i+1 : k])
+	for k < len(s) {
 		c := s[k]
 		switch {
 		case c == '"':
@@ -289,8 +304,9 @@ func (p *jsonParser) str(i int) (int, string) {
 		case c < 0x20:
 			return p.fail(k, "control character in a string"), ""
 		case c != '\\':
-			text.WriteByte(c)
-			k++
+			end := plainRun(s, k)
+			text.WriteString(s[k:end])
+			k = end
 			continue
 		}
 		if k+1 >= len(s) {

@@ -7,6 +7,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/keyless-etl/s3-snowflake-loader/functions/internal/gendata"
 )
 
 func TestParseJSON(t *testing.T) {
@@ -25,6 +27,10 @@ func TestParseJSON(t *testing.T) {
 		{name: "escapes are kept as written", in: `{"\u0061":"\ud83d\ude00\n\"\/"}`, want: `{"\u0061":"\ud83d\ude00\n\"\/"}`},
 		{name: "duplicate key", in: `{"a":1,"b":{"c":1,"c":2}}`, err: `duplicate object attribute "c"`},
 		{name: "duplicate key after unescaping", in: `{"a":1,"\u0061":2}`, err: `duplicate object attribute "a"`},
+		{name: "duplicate key: plain text around an escape", in: `{"key\"one\"end":1,"key\u0022one\u0022end":2}`, err: `duplicate object attribute "key\"one\"end"`},
+		{name: "keys differing after an escape are distinct", in: `{"ab\ncd":1,"ab\ncx":2}`, want: `{"ab\ncd":1,"ab\ncx":2}`},
+		{name: "raw control character after an escape", in: "\"ab\\ncd\te\"", err: "control character"},
+		{name: "unterminated after an escape", in: `"ab\ncd`, err: "unterminated string"},
 		{name: "duplicates allowed: the last wins, in the first one's place", in: `{"a":1,"b":2,"a":{"x":3}}`, dup: true, want: `{"a":{"x":3},"b":2}`},
 		{name: "NUMBER kept as written", in: `[1.50,-0,12345678901234567890123456789012345678,0.1234567890123456789012345678901234567]`,
 			want: `[1.50,-0,12345678901234567890123456789012345678,0.1234567890123456789012345678901234567]`},
@@ -88,5 +94,26 @@ func TestJSONScalar(t *testing.T) {
 			assert.Equal(t, tt.ok, ok)
 			assert.Equal(t, tt.want, got)
 		})
+	}
+}
+
+// BenchmarkParseJSON parses generated events (about 205 bytes each), the emulator's cost per
+// line of every COPY and PARSE_JSON.
+func BenchmarkParseJSON(b *testing.B) {
+	rng := gendata.NewRand(1)
+	opt := gendata.Options{Seed: 1, Records: 1000}
+	events := make([]string, 1000)
+	size := 0
+	for i := range events {
+		events[i] = string(gendata.Event(rng, i, opt))
+		size += len(events[i])
+	}
+	b.SetBytes(int64(size))
+	for b.Loop() {
+		for _, e := range events {
+			if _, _, err := ParseJSON(e, false); err != nil {
+				b.Fatal(err)
+			}
+		}
 	}
 }
