@@ -67,7 +67,13 @@ func (s *Server) handleQuery(w http.ResponseWriter, r *http.Request) {
 	requestID := r.URL.Query().Get("requestId")
 
 	sess.mu.Lock()
-	defer sess.mu.Unlock()
+	// A statement that runs on after this request is answered unlocks the session itself.
+	handedOff := false
+	defer func() {
+		if !handedOff {
+			sess.mu.Unlock()
+		}
+	}()
 	if sess.severed.Load() {
 		cut(w)
 		return
@@ -92,10 +98,29 @@ func (s *Server) handleQuery(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	answer := s.answered(requestID)
-	if answer == nil {
+	if answer == nil && fault == nil {
+		// The statement runs on its own, holding the session, and this request waits for it
+		// at most inProgressAfter (inprogress.go).
 		s.count(kind)
 		ctx, done := s.running(r, requestID)
-		answer = s.answer(ctx, sess, req, st, parseErr)
+		qid := newQueryID()
+		q := s.startQuery(qid, sess)
+		handedOff = true
+		go func() {
+			defer sess.mu.Unlock()
+			a := s.answer(ctx, qid, sess, req, st, parseErr)
+			done()
+			s.remember(requestID, a)
+			s.finish(qid, q, a)
+		}()
+		s.awaitAnswer(w, r, qid, q)
+		return
+	}
+	if answer == nil {
+		// An injected fault acts on the answer, so the request waits for it whatever it takes.
+		s.count(kind)
+		ctx, done := s.running(r, requestID)
+		answer = s.answer(ctx, newQueryID(), sess, req, st, parseErr)
 		done()
 		s.remember(requestID, answer)
 	}
@@ -142,8 +167,7 @@ func (s *Server) remember(requestID string, answer []byte) {
 }
 
 // answer runs the request's statement and encodes Snowflake's answer.
-func (s *Server) answer(ctx context.Context, sess *session, req *queryRequest, st *snowsql.Stmt, parseErr error) []byte {
-	qid := newQueryID()
+func (s *Server) answer(ctx context.Context, qid string, sess *session, req *queryRequest, st *snowsql.Stmt, parseErr error) []byte {
 	started := time.Now()
 	kind := ""
 	if st != nil {
@@ -293,6 +317,8 @@ type Stats struct {
 	Logins, FailedLogins, Renewals, Heartbeats, Closes int64
 	Statements                                         map[string]int64
 	TotalStatements                                    int64
+	// InProgress counts the "in progress" answers to requests for a running statement.
+	InProgress int64
 }
 
 // Stats returns a copy of the counters.

@@ -79,6 +79,10 @@ type Config struct {
 	// MaxRequestBytes caps the body of a request, as Snowflake's front end does; 0 is
 	// DefaultMaxRequestBytes. A larger body is refused with HTTP 413.
 	MaxRequestBytes int64
+	// InProgressAfter is how long a query request waits for its statement before it is
+	// answered "in progress" with a URL the driver then asks, each time waiting as long
+	// again (inprogress.go); 0 is DefaultInProgressAfter. Tests shorten it.
+	InProgressAfter time.Duration
 }
 
 // DefaultMaxRequestBytes is the request body cap when Config.MaxRequestBytes is 0. Snowflake
@@ -138,7 +142,10 @@ type Server struct {
 	answers  map[string][]byte // query answers by requestId, for retried requests
 	answerQ  []string
 	inFlight map[string]context.CancelFunc // statements running, by requestId, for abort-request
-	closed   bool
+	// runningQueries are statements whose answer may still be fetched, by query id
+	// (inprogress.go).
+	runningQueries map[string]*runningQuery
+	closed         bool
 }
 
 // Start opens the database and serves Snowflake's REST API on 127.0.0.1 over plain http.
@@ -155,6 +162,8 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		nextID:   time.Now().UnixNano() / 1e6 % 1e9 * 1000,
 		answers:  map[string][]byte{},
 		inFlight: map[string]context.CancelFunc{},
+
+		runningQueries: map[string]*runningQuery{},
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -228,6 +237,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	mux.HandleFunc("POST /session", s.handleSession)
 	mux.HandleFunc("POST /queries/v1/query-request", s.handleQuery)
 	mux.HandleFunc("POST /queries/v1/abort-request", s.handleAbort)
+	mux.HandleFunc("GET /queries/{id}/result", s.handleResult)
 	mux.HandleFunc("POST /telemetry/send", s.handleTelemetry)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, map[string]any{"success": false, "code": "390400", "message": "Unknown endpoint " + r.Method + " " + r.URL.Path, "data": nil})

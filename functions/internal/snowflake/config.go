@@ -30,7 +30,10 @@ const (
 // the login or request timeout, never the time an attempt spent waiting, and gives up after
 // MaxRetries+1 attempts of ClientTimeout each. With a 90 s ClientTimeout a login took about
 // 372 s. So the client bounds the whole login by LoginTimeout itself (Client's connector), and
-// each HTTP attempt by RequestTimeout.
+// each HTTP attempt by RequestTimeout. A statement that runs longer than one attempt is not
+// cut off: Snowflake answers a request for a running statement "in progress", and the driver
+// asks for its result again (postRestfulQueryHelper in the driver's restful.go). The SQL API
+// does so after 45 s, below RequestTimeout; so does the emulator (sfemu/inprogress.go).
 const (
 	DefaultLoginTimeout   = 30 * time.Second
 	DefaultRequestTimeout = 60 * time.Second
