@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -235,6 +236,7 @@ func (h *Handler) gateAll(ctx context.Context, jobs []job) {
 		go func(j job) {
 			defer wg.Done()
 			defer func() { <-sem }()
+			defer h.recoverFile(ctx, j, &mu)
 			var out outcome
 			_ = obs.Trace(workCtx, "gate", func(ctx context.Context) error {
 				obs.Annotate(ctx, obs.KeyS3Key, j.obj.Key)
@@ -253,6 +255,25 @@ func (h *Handler) gateAll(ctx context.Context, jobs []job) {
 		}(j)
 	}
 	wg.Wait()
+}
+
+// recoverFile, deferred by the goroutine that checks one file, turns a panic into a retry of
+// that file's message alone. Left alone, a panic in a goroutine ends the whole process, and
+// every message of the batch comes back, again and again with the message that causes it,
+// until all of them reach the dead-letter queue. The file's message comes back instead, and
+// reaches the dead-letter queue by itself once SQS has delivered it maxReceiveCount times;
+// the log line has the stack of the defect.
+func (h *Handler) recoverFile(ctx context.Context, j job, mu *sync.Mutex) {
+	v := recover()
+	if v == nil {
+		return
+	}
+	h.Logger.ErrorContext(ctx, "the validator failed on this file with an internal error (a defect, not a problem of the file); SQS will deliver its message again, and the dead-letter queue keeps it after the queue's maxReceiveCount",
+		"message_id", j.msg.record.MessageId, "bucket", j.obj.Bucket, "s3_key", j.obj.Key, "outcome", "panic",
+		"error", fmt.Sprint(v), "stack", string(debug.Stack()))
+	mu.Lock()
+	defer mu.Unlock()
+	j.msg.failed = true
 }
 
 func (h *Handler) timeLeft(ctx context.Context) bool {

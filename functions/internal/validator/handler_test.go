@@ -229,6 +229,22 @@ func TestThrottledReadReportsOnlyItsMessage(t *testing.T) {
 	assert.Equal(t, good.Key, st.inputs()[0].Files[0].Key)
 }
 
+func TestPanicOnOneFileFailsOnlyItsMessage(t *testing.T) {
+	st := newStack(t)
+	good := st.putFile("valid/events-2026-11-01.ndjson")
+	boom := st.putFile("valid/events-2026-11-02.json")
+	st.faults.failKey(boom.Key, errDefect)
+
+	resp := st.handle(notification(t, "good", good), notification(t, "boom", boom))
+	assert.Equal(t, []string{"boom"}, failedIDs(resp), "only the file that hit the defect goes back to the queue")
+	require.Len(t, st.inputs(), 1)
+	require.Len(t, st.inputs()[0].Files, 1)
+	assert.Equal(t, good.Key, st.inputs()[0].Files[0].Key)
+	assert.Contains(t, st.logs.String(), `"outcome":"panic"`)
+	assert.Contains(t, st.logs.String(), "injected defect while reading "+boom.Key)
+	assert.Contains(t, st.logs.String(), "handler.go", "the log has the stack")
+}
+
 func TestDeletedObjectIsAcknowledged(t *testing.T) {
 	st := newStack(t)
 	obj := st.putFile("valid/events-2026-11-01.ndjson")

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -168,10 +169,16 @@ func (f *faultyS3) failKey(key string, err error) {
 	f.fail[key] = err
 }
 
+// errDefect makes a read panic, as a defect in the code that reads the object would.
+var errDefect = errors.New("injected defect")
+
 func (f *faultyS3) GetObject(ctx context.Context, in *s3.GetObjectInput, opts ...func(*s3.Options)) (*s3.GetObjectOutput, error) {
 	f.mu.Lock()
 	err := f.fail[aws.ToString(in.Key)]
 	f.mu.Unlock()
+	if errors.Is(err, errDefect) {
+		panic(fmt.Sprintf("%v while reading %s", err, aws.ToString(in.Key)))
+	}
 	if err != nil {
 		return nil, err
 	}
