@@ -5,7 +5,11 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
+	"os"
+	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -188,4 +192,57 @@ INSERT INTO LOADER_DB.RAW.FILE_LOADS (S3_BUCKET, S3_KEY, S3_VERSION_ID, S3_SEQUE
 	require.NoError(t, err)
 	assert.Equal(t, []Status{StatusReplaced}, statuses(res))
 	assert.Equal(t, [][]any{{"v2", "RAW_DATA"}}, query(t, s, "SELECT S3_VERSION_ID, TARGET_TABLE FROM LOADER_DB.RAW.FILE_LOADS"))
+}
+
+// TestStagedFilesOfADeadLoaderAreRemovedAtLogin: a loader cut off mid-batch never runs its
+// REMOVE, so its batch's files stay in the user stage. A new session removes batch folders
+// older than a loader can live, and leaves younger ones (a live loader's) and folders whose
+// name it did not make.
+func TestStagedFilesOfADeadLoaderAreRemovedAtLogin(t *testing.T) {
+	s := emulatorAborting(t, time.Hour)
+	ctx := context.Background()
+	crash(t, s, newBatch("crashed", fileVersion("a.json", "v1", "0A", 3)))
+
+	login := func(orphanAge time.Duration) (*Client, *bytes.Buffer) {
+		cfg := emuConfig(s)
+		cfg.OrphanAge = orphanAge
+		var logs bytes.Buffer
+		c, err := New(cfg, slog.New(slog.NewJSONHandler(&logs, nil)))
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = c.Close() })
+		require.NoError(t, c.Ping(ctx))
+		return c, &logs
+	}
+	folders := func(c *Client) []string {
+		rows, err := c.pool().QueryContext(ctx, "LIST @~/"+stageRoot)
+		require.NoError(t, err)
+		defer rows.Close()
+		seen := map[string]bool{}
+		for rows.Next() {
+			var name, md5, modified string
+			var size int64
+			require.NoError(t, rows.Scan(&name, &size, &md5, &modified))
+			_, rest, _ := strings.Cut(name, stageRoot)
+			folder, _, _ := strings.Cut(rest, "/")
+			seen[folder] = true
+		}
+		require.NoError(t, rows.Err())
+		return slices.Sorted(maps.Keys(seen))
+	}
+
+	young, logs := login(time.Hour)
+	left := folders(young)
+	require.Len(t, left, 1, "the crashed loader's folder is still there")
+	require.Regexp(t, reStageFolder, left[0])
+	assert.NotContains(t, logs.String(), "removed the staged files")
+	other := filepath.Join(t.TempDir(), "other.ndjson")
+	require.NoError(t, os.WriteFile(other, []byte("{}\n"), 0o644))
+	_, err := young.pool().ExecContext(ctx, "PUT 'file://"+other+"' '@~/"+stageRoot+"kept-by-someone/' AUTO_COMPRESS = FALSE")
+	require.NoError(t, err)
+
+	time.Sleep(1100 * time.Millisecond) // folder names hold whole seconds
+	old, logs := login(time.Second)
+	assert.Equal(t, []string{"kept-by-someone"}, folders(old), "only the dead loader's folder is removed")
+	assert.Contains(t, logs.String(), "removed the staged files of a batch whose loader stopped before removing them")
+	assert.Contains(t, logs.String(), left[0])
 }

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -97,14 +98,15 @@ var errConcurrentLoad = errors.New("another load changed FILE_LOADS for a key of
 // (README "Loading, in Snowflake"): 10 statements per batch for 1, 100 and 1,000 files of
 // 1,000 events, and for a 512 MiB batch of 16 MiB records (BenchmarkLoad,
 // TestLoadThroughStage, TestLoadNear512MiB); one login for the whole run, with its 2 setup
-// statements and the SHOW TRANSACTIONS of sweepOrphans. The peak heap of a process building and loading one batch was 27, 47 and 50 MB
-// for batches of 0.2, 21 and 207 MB (BenchmarkLoadMemory), where the bind path held about 8
-// times the batch. Loading each file on a connection of its own, as the Python demo does,
-// costs a login and 13 statements per file, its session's setup included
-// (BenchmarkLoad/per-file). Gzipping the spool files in the loader at the fastest level,
-// where PUT's AUTO_COMPRESS has the driver gzip at Go's default level, took BenchmarkLoad's
-// 1,000-file batch from 134,000 to 164,000 rows/s. Step 4 costs one statement and buys exact
-// per-file statuses; step 3 costs one more and makes them exact under concurrency.
+// statements and the SHOW TRANSACTIONS and LIST of sweepOrphans. The peak heap of a process
+// building and loading one batch was 27, 47 and 50 MB for batches of 0.2, 21 and 207 MB
+// (BenchmarkLoadMemory), where the bind path held about 8 times the batch. Loading each file
+// on a connection of its own, as the Python demo does, costs a login and 14 statements per
+// file, its session's setup included (BenchmarkLoad/per-file). Gzipping the spool files in
+// the loader at the fastest level, where PUT's AUTO_COMPRESS has the driver gzip at Go's
+// default level, took BenchmarkLoad's 1,000-file batch from 134,000 to 164,000 rows/s. Step
+// 4 costs one statement and buys exact per-file statuses; step 3 costs one more and makes
+// them exact under concurrency.
 func (c *Client) Load(ctx context.Context, b *Batch) (*Result, error) {
 	defer b.Close()
 	if err := b.check(); err != nil {
@@ -180,13 +182,24 @@ func (c *Client) load(ctx context.Context, conn *sql.Conn, b *Batch) (res *Resul
 	return res, nil
 }
 
+// stageRoot is the folder of the user stage that holds one folder per attempt at a batch.
+const stageRoot = "s3-snowflake-loader/"
+
+// stageTimeLayout begins the name of each batch's folder with the time it was made, so that
+// the folder of a loader that died before its REMOVE can be told by its name alone
+// (sweepStaged), without reading LIST's last_modified text.
+const stageTimeLayout = "20060102T150405Z"
+
+// reStageFolder matches the folder names newStagePath makes.
+var reStageFolder = regexp.MustCompile(`^([0-9]{8}T[0-9]{6}Z)-[0-9a-f]{32}$`)
+
 // newStagePath names a new folder of the user stage for one attempt at one batch.
 func newStagePath() (string, error) {
 	b := make([]byte, 16)
 	if _, err := rand.Read(b); err != nil {
 		return "", err
 	}
-	return "@~/s3-snowflake-loader/" + hex.EncodeToString(b) + "/", nil
+	return "@~/" + stageRoot + time.Now().UTC().Format(stageTimeLayout) + "-" + hex.EncodeToString(b) + "/", nil
 }
 
 // copyStage runs the COPY and checks that it loaded every line that was staged: COPY answers

@@ -8,6 +8,7 @@ import (
 	"io"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -23,7 +24,8 @@ type orphan struct {
 }
 
 // sweepOrphans is the hook each new session runs once it is set up: it aborts the
-// transactions of the loader's user that have been open longer than OrphanAge, each logged.
+// transactions of the loader's user that have been open longer than OrphanAge, each logged,
+// and removes the staged files of batches older than that (sweepStaged).
 // A new session is when a dead loader's transaction is most likely: a Lambda killed
 // mid-batch comes back as a new container, and a cut connection as a new login. Snowflake
 // aborts such a transaction by itself once it has blocked another for 5 idle minutes; this
@@ -66,33 +68,101 @@ func (c *Client) sweepOrphans(ctx context.Context, conn driver.Conn) {
 			c.log.WarnContext(ctx, "could not end the transaction of the orphan sweep", "error", err.Error())
 		}
 	}
+	c.sweepStaged(ctx, q, ex, now, age)
+}
+
+// sweepStaged removes the batch folders of the user stage made longer than age ago: a
+// loader removes its folder after its batch's COMMIT or ROLLBACK, so an older one was left
+// by a loader that died in between, and its files would cost storage for ever. Each is
+// logged. Files of the user stage are the user's own, and REMOVE needs no privilege
+// (https://docs.snowflake.com/en/sql-reference/sql/list,
+// https://docs.snowflake.com/en/sql-reference/sql/remove). A folder's age comes from its
+// name (newStagePath); names of another form are left alone.
+func (c *Client) sweepStaged(ctx context.Context, q driver.QueryerContext, ex driver.ExecerContext, now time.Time, age time.Duration) {
+	folders, err := listStageFolders(ctx, q)
+	if err != nil {
+		c.log.WarnContext(ctx, "could not list the loader's staged files; files a dead loader left, if any, stay in the user stage until the next session looks",
+			"stage", "@~/"+stageRoot, "error", err.Error())
+		return
+	}
+	for _, folder := range folders {
+		m := reStageFolder.FindStringSubmatch(folder)
+		if m == nil {
+			continue
+		}
+		made, err := time.Parse(stageTimeLayout, m[1])
+		if err != nil || now.Sub(made) < age {
+			continue
+		}
+		stage := "@~/" + stageRoot + folder + "/"
+		if _, err := ex.ExecContext(ctx, "REMOVE "+stage, nil); err != nil {
+			c.log.WarnContext(ctx, "could not remove the staged files a dead loader left", "stage", stage, "error", err.Error())
+			continue
+		}
+		c.log.WarnContext(ctx, "removed the staged files of a batch whose loader stopped before removing them (most likely a loader that died mid-batch); the batch itself was rolled back or committed as usual",
+			"stage", stage, "staged_at", made, "age", now.Sub(made).Round(time.Second).String())
+	}
+}
+
+// listStageFolders returns the folders under @~/s3-snowflake-loader/ that LIST shows files
+// in, by the name column.
+func listStageFolders(ctx context.Context, q driver.QueryerContext) ([]string, error) {
+	seen := map[string]bool{}
+	var out []string
+	err := eachRow(ctx, q, "LIST @~/"+stageRoot, []string{"name"}, func(v []driver.Value) {
+		name, _ := v[0].(string)
+		_, rest, ok := strings.Cut(name, stageRoot)
+		if !ok {
+			return
+		}
+		if folder, _, ok := strings.Cut(rest, "/"); ok && !seen[folder] {
+			seen[folder] = true
+			out = append(out, folder)
+		}
+	})
+	return out, err
 }
 
 // listTransactions reads SHOW TRANSACTIONS by column name: id and started_on.
 func listTransactions(ctx context.Context, q driver.QueryerContext) ([]orphan, error) {
-	rows, err := q.QueryContext(ctx, "SHOW TRANSACTIONS", nil)
+	var out []orphan
+	err := eachRow(ctx, q, "SHOW TRANSACTIONS", []string{"id", "started_on"}, func(v []driver.Value) {
+		id, err := strconv.ParseInt(fmt.Sprint(v[0]), 10, 64)
+		started, ok := v[1].(time.Time)
+		if err == nil && ok {
+			out = append(out, orphan{ID: id, Started: started})
+		}
+	})
+	return out, err
+}
+
+// eachRow runs query and calls fn with the values of the named columns of each row, in the
+// order of names. Columns are found by name, so that their order in Snowflake's answer does
+// not matter.
+func eachRow(ctx context.Context, q driver.QueryerContext, query string, names []string, fn func([]driver.Value)) error {
+	rows, err := q.QueryContext(ctx, query, nil)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer rows.Close()
 	cols := rows.Columns()
-	idCol, startCol := slices.Index(cols, "id"), slices.Index(cols, "started_on")
-	if idCol < 0 || startCol < 0 {
-		return nil, fmt.Errorf("SHOW TRANSACTIONS has no id or started_on column (columns: %v)", cols)
+	idx := make([]int, len(names))
+	for i, n := range names {
+		if idx[i] = slices.Index(cols, n); idx[i] < 0 {
+			return fmt.Errorf("%s has no %s column (columns: %v)", query, n, cols)
+		}
 	}
-	var out []orphan
 	vals := make([]driver.Value, len(cols))
+	picked := make([]driver.Value, len(names))
 	for {
 		if err := rows.Next(vals); errors.Is(err, io.EOF) {
-			return out, nil
+			return nil
 		} else if err != nil {
-			return nil, err
+			return err
 		}
-		id, err := strconv.ParseInt(fmt.Sprint(vals[idCol]), 10, 64)
-		started, ok := vals[startCol].(time.Time)
-		if err != nil || !ok {
-			continue
+		for i, j := range idx {
+			picked[i] = vals[j]
 		}
-		out = append(out, orphan{ID: id, Started: started})
+		fn(picked)
 	}
 }
