@@ -16,6 +16,7 @@ import (
 	"crypto/md5"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"io"
 	"io/fs"
 	"os"
@@ -69,6 +70,9 @@ func (s *Server) stagedFiles(user, path, pattern string) ([]stagedFile, error) {
 			return nil
 		}
 		info, err := d.Info()
+		if os.IsNotExist(err) {
+			return nil // removed by another session since the folder was read
+		}
 		if err != nil {
 			return err
 		}
@@ -166,6 +170,9 @@ func (s *Server) list(sess *session, cmd *fileCommand) (*result, error) {
 	}}
 	for _, f := range files {
 		sum, err := md5File(f.path)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // removed by another session since the folder was read
+		}
 		if err != nil {
 			return nil, err
 		}
