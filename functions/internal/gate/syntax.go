@@ -263,14 +263,25 @@ func (s *scanner) literal(i int, lit string) int {
 	return i + len(lit)
 }
 
+// descend counts the level of nesting the object or array at i opens. Past MaxDepth the
+// record is refused (RuleDepth) and the scan goes on; past maxDepth it fails, and descend
+// reports false.
+func (s *scanner) descend(i int) bool {
+	if s.depth++; s.depth > MaxDepth {
+		if s.depth > maxDepth {
+			s.fail(i, "nested too deeply")
+			return false
+		}
+		s.noteRefusal(RuleDepth, i, i+1)
+	}
+	return true
+}
+
 // object checks the object at i. Members of the top-level object are noted in s.top.
 func (s *scanner) object(i int, top bool) int {
 	d := s.data
-	if s.depth++; s.depth > MaxDepth {
-		if s.depth > maxDepth {
-			return s.fail(i, "nested too deeply")
-		}
-		s.noteRefusal(RuleDepth, i, i+1)
+	if !s.descend(i) {
+		return -1
 	}
 	i = skipSpace(d, i+1)
 	if i < len(d) && d[i] == '}' {
@@ -319,11 +330,8 @@ func (s *scanner) object(i int, top bool) int {
 
 func (s *scanner) array(i int) int {
 	d := s.data
-	if s.depth++; s.depth > MaxDepth {
-		if s.depth > maxDepth {
-			return s.fail(i, "nested too deeply")
-		}
-		s.noteRefusal(RuleDepth, i, i+1)
+	if !s.descend(i) {
+		return -1
 	}
 	i = skipSpace(d, i+1)
 	if i < len(d) && d[i] == ']' {
