@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"os"
 
@@ -11,22 +10,16 @@ import (
 
 // runQuarantine lists the local bucket's rejected files, or prints one file's report.
 func runQuarantine(ctx context.Context, args []string) int {
-	fs := flag.NewFlagSet("quarantine", flag.ContinueOnError)
-	opt := localrun.DefaultOptions()
-	fs.StringVar(&opt.Dir, "dir", opt.Dir, "folder of the local state (as for the main run)")
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), `Lists the files the local run rejected, newest first, with the rule each broke and its
+	fs, opt := stateCommand("quarantine", `Lists the files the local run rejected, newest first, with the rule each broke and its
 first problem; given a KEY (incoming/..., or its quarantine/ copy), prints that file's report.
 
 Usage: go run ./functions/local quarantine [-dir .local] [KEY]
 
 `)
-		fs.PrintDefaults()
-	}
 	if err := fs.Parse(args); err != nil || fs.NArg() > 1 {
 		return 2
 	}
-	if err := localrun.Quarantine(ctx, opt, fs.Arg(0), os.Stdout); err != nil {
+	if err := localrun.Quarantine(ctx, *opt, fs.Arg(0), os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "quarantine:", err)
 		return 1
 	}
@@ -35,25 +28,19 @@ Usage: go run ./functions/local quarantine [-dir .local] [KEY]
 
 // runResubmit announces one rejected file again and processes it.
 func runResubmit(ctx context.Context, args []string) int {
-	fs := flag.NewFlagSet("resubmit", flag.ContinueOnError)
-	opt := localrun.DefaultOptions()
-	fs.StringVar(&opt.Dir, "dir", opt.Dir, "folder of the local state (as for the main run)")
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), `Announces a rejected file again, as S3 announced its upload, once the cause of its
+	fs, opt := stateCommand("resubmit", `Announces a rejected file again, as S3 announced its upload, once the cause of its
 rejection is fixed outside the file (a schema change, a route, a limit), and processes it:
 it loads, or it is quarantined again with a fresh report.
 
 Usage: go run ./functions/local resubmit [-dir .local] KEY
 
 `)
-		fs.PrintDefaults()
-	}
 	if err := fs.Parse(args); err != nil || fs.NArg() != 1 {
 		fs.Usage()
 		return 2
 	}
 	opt.Progress = os.Stderr
-	summary, err := localrun.Resubmit(ctx, opt, fs.Arg(0))
+	summary, err := localrun.Resubmit(ctx, *opt, fs.Arg(0))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "resubmit failed:", err)
 		return 1
