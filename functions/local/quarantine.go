@@ -35,7 +35,10 @@ it loads, or it is quarantined again with a fresh report.
 Usage: go run ./functions/local resubmit [-dir .local] KEY
 
 `)
-	if err := fs.Parse(args); err != nil || fs.NArg() != 1 {
+	if err := fs.Parse(args); err != nil {
+		return 2 // Parse has printed the usage
+	}
+	if fs.NArg() != 1 {
 		fs.Usage()
 		return 2
 	}
