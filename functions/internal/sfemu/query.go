@@ -98,31 +98,30 @@ func (s *Server) handleQuery(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	answer := s.answered(requestID)
-	if answer == nil && fault == nil {
-		// The statement runs on its own, holding the session, and this request waits for it
-		// at most inProgressAfter (inprogress.go).
+	if answer == nil {
 		s.count(kind)
 		ctx, done := s.running(r, requestID)
 		qid := newQueryID()
-		q := s.startQuery(qid, sess)
-		handedOff = true
-		go func() {
-			defer sess.mu.Unlock()
+		run := func() []byte {
 			a := s.answer(ctx, qid, sess, req, st, parseErr)
 			done()
 			s.remember(requestID, a)
-			s.finish(qid, q, a)
-		}()
-		s.awaitAnswer(w, r, qid, q)
-		return
-	}
-	if answer == nil {
+			return a
+		}
+		if fault == nil {
+			// The statement runs on its own, holding the session, and this request waits for
+			// it at most inProgressAfter (inprogress.go).
+			q := s.startQuery(qid, sess)
+			handedOff = true
+			go func() {
+				defer sess.mu.Unlock()
+				s.finish(qid, q, run())
+			}()
+			s.awaitAnswer(w, r, qid, q)
+			return
+		}
 		// An injected fault acts on the answer, so the request waits for it whatever it takes.
-		s.count(kind)
-		ctx, done := s.running(r, requestID)
-		answer = s.answer(ctx, newQueryID(), sess, req, st, parseErr)
-		done()
-		s.remember(requestID, answer)
+		answer = run()
 	}
 	if fault != nil && fault.Sever {
 		s.log.Info("session cut off by injected fault", "session", sess.id, "kind", kind)
