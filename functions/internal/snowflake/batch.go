@@ -88,6 +88,7 @@ type Batch struct {
 	reserve int           // bytes line 1 of cur holds, padding included
 	scratch bytes.Buffer  // compacts multi-line records
 	gz      *gzip.Writer  // compresses finished spool files, reused
+	gzBuf   []byte        // the buffer gz reads each file through, reused
 	err     error         // the first write error; Load reports it
 }
 
@@ -259,21 +260,19 @@ func (b *Batch) compress(path string) (err error) {
 			err = cerr
 		}
 	}()
-	w := bufio.NewWriterSize(out, spoolBuffer)
+	// The compressor writes whole blocks, so it writes to the file directly.
 	if b.gz == nil {
-		if b.gz, err = gzip.NewWriterLevel(w, gzip.BestSpeed); err != nil {
+		if b.gz, err = gzip.NewWriterLevel(out, gzip.BestSpeed); err != nil {
 			return err
 		}
+		b.gzBuf = make([]byte, spoolBuffer)
 	} else {
-		b.gz.Reset(w)
+		b.gz.Reset(out)
 	}
-	if _, err = io.CopyBuffer(b.gz, in, make([]byte, spoolBuffer)); err != nil {
+	if _, err = io.CopyBuffer(b.gz, in, b.gzBuf); err != nil {
 		return err
 	}
 	if err = b.gz.Close(); err != nil {
-		return err
-	}
-	if err = w.Flush(); err != nil {
 		return err
 	}
 	return os.Remove(path)
