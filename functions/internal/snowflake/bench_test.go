@@ -3,19 +3,16 @@ package snowflake
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"fmt"
 	"log/slog"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"runtime"
 	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	_ "github.com/duckdb/duckdb-go/v2"
 	"github.com/stretchr/testify/require"
 
 	"github.com/keyless-etl/s3-snowflake-loader/functions/internal/gendata"
@@ -195,37 +192,4 @@ func TestLoadMemoryChild(t *testing.T) {
 	<-sampled
 	require.NoError(t, err)
 	fmt.Printf("MEMORY %.2f %.2f\n", float64(peakAlloc.Load())/payload, float64(peakSys.Load())/payload)
-}
-
-// BenchmarkNDJSONFloor is the floor a load cannot beat on this machine: the same kind of
-// files (1,000 files of 1,000 generated events) written to disk as NDJSON and read straight
-// into a DuckDB table with read_ndjson, with no pipeline, no protocol and no checks. The
-// local stack's end-to-end time for the same files, divided by this, is the pipeline's
-// overhead (README, "Loading, in Snowflake").
-func BenchmarkNDJSONFloor(b *testing.B) {
-	dir := b.TempDir()
-	const files, records = 1000, 1000
-	var size int64
-	for f := range files {
-		var buf bytes.Buffer
-		rng := gendata.NewRand(int64(f))
-		opt := gendata.Options{Seed: int64(f), Records: records}
-		for n := range records {
-			buf.Write(gendata.Event(rng, n, opt))
-			buf.WriteByte('\n')
-		}
-		size += int64(buf.Len())
-		require.NoError(b, os.WriteFile(filepath.Join(dir, fmt.Sprintf("%04d.ndjson", f)), buf.Bytes(), 0o644))
-	}
-	db, err := sql.Open("duckdb", filepath.Join(b.TempDir(), "floor.duckdb"))
-	require.NoError(b, err)
-	defer db.Close()
-	i := 0
-	for b.Loop() {
-		i++
-		_, err := db.Exec(fmt.Sprintf("CREATE TABLE t%d AS SELECT * FROM read_ndjson('%s/*.ndjson')", i, dir))
-		require.NoError(b, err)
-	}
-	b.ReportMetric(float64(files*records)/b.Elapsed().Seconds()*float64(i), "rows/s")
-	b.ReportMetric(float64(size), "payload-B/op")
 }
