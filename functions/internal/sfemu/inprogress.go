@@ -99,6 +99,8 @@ func (s *Server) handleResult(w http.ResponseWriter, r *http.Request) {
 	q := s.runningQueries[qid]
 	s.mu.Unlock()
 	if q == nil || q.sess != sess {
+		// What Snowflake answers for a result URL it does not know is not documented; the
+		// driver only asks for URLs it was given, so this answer is for a mistaken client.
 		writeJSON(w, http.StatusOK, failure("000709", "Statement "+qid+" not found", nil))
 		return
 	}
